@@ -1,0 +1,3 @@
+"""gan-lab: an experiment platform for training and studying GANs."""
+
+__version__ = "0.1.0"

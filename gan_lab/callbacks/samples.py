@@ -1,0 +1,56 @@
+"""Fixed-z sample grids during training, and an animated GIF of them at the end."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+
+from gan_lab.callbacks.images import log_image, save_gif, save_grid, save_scatter
+
+
+class SampleGrid(L.Callback):
+    """Every ``every_n_steps`` iterations (and at the end), G(fixed_z) in eval mode is written to
+    ``<run>/samples/step_XXXXXX.png`` and sent to the logger; ``progress.gif`` animates them.
+    For 2-D data the picture is a scatter plot of ``num_points`` samples over the real data.
+    """
+
+    def __init__(self, out_dir: str | Path, every_n_steps: int = 500, gif: bool = True, num_points: int = 2000) -> None:
+        self.out_dir = Path(out_dir)
+        self.every_n_steps = every_n_steps
+        self.gif = gif
+        self.num_points = num_points
+        self.frames: list[Path] = []
+        self._last_written = -1
+
+    def _write(self, trainer: L.Trainer, module) -> Path | None:
+        step = trainer.global_step
+        if step == self._last_written or not trainer.is_global_zero:
+            return None
+        self._last_written = step
+        path = self.out_dir / f"step_{step:07d}.png"
+        if len(module.generator.example_shape) == 1:  # 2-D points
+            points = module.generate(n=self.num_points)
+            real = trainer.datamodule.real_examples("val")[: self.num_points] if trainer.datamodule is not None else None
+            save_scatter(points, path, real=real, title=f"step {step}")
+        else:
+            save_grid(module.generate(module.fixed_z), path)
+        self.frames.append(path)
+        log_image(trainer, "samples", path)
+        return path
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0:
+            self._write(trainer, module)
+
+    def on_train_end(self, trainer, module) -> None:
+        self._write(trainer, module)
+        if self.gif and trainer.is_global_zero and self.frames:
+            save_gif(self.frames, self.out_dir / "progress.gif")
+
+    def state_dict(self) -> dict:
+        return {"frames": [str(f) for f in self.frames]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.frames = [Path(f) for f in state.get("frames", []) if Path(f).exists()]
+
+

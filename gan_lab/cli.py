@@ -1,0 +1,27 @@
+"""Hydra entry points (``python train.py ...`` and the ``gan-lab-train`` console script)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from gan_lab.errors import GanLabError
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def train(cfg: DictConfig) -> float | None:
+    from gan_lab.train import run
+
+    try:
+        summary = run(cfg)
+    except GanLabError as err:
+        print(f"gan-lab: error: {err}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    metric = cfg.get("optimized_metric")
+    if metric:  # the value a Hydra sweeper (e.g. Optuna) optimises
+        return summary["metrics"].get(metric, summary["final"].get(metric))
+    return None

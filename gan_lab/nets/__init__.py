@@ -1,0 +1,6 @@
+"""Generators and discriminators; every D returns (logits, features)."""
+from gan_lab.nets.base import Discriminator, Generator
+from gan_lab.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from gan_lab.nets.mlp import Maxout, MLPDiscriminator, MLPGenerator
+
+__all__ = ["Discriminator", "Generator", "DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator", "Maxout"]

@@ -1,0 +1,72 @@
+"""The original GAN of Goodfellow et al. 2014 (§5): multilayer perceptrons for G and D.
+
+G: ReLU hidden layers (1200, 1200 for MNIST) and a tanh output for images in [-1, 1] (the
+paper's sigmoid, rescaled to our pixel range) or a linear output for 2-D points.
+D: maxout hidden layers (240 units x 5 pieces) with dropout (0.2 on the input, 0.5 on hidden
+layers, the pylearn2 configuration of the paper's code); ``maxout_pieces=1`` gives
+LeakyReLU(0.2) layers instead. Works on images (flattened) and on the 2-D toy data.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from gan_lab.nets.base import Discriminator, Generator
+
+
+class Maxout(nn.Module):
+    """Maxout unit layer (Goodfellow et al. 2013): the max over ``pieces`` affine maps."""
+
+    def __init__(self, in_features: int, out_features: int, pieces: int) -> None:
+        super().__init__()
+        self.out_features, self.pieces = out_features, pieces
+        self.linear = nn.Linear(in_features, out_features * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, in] -> [B, out]
+        return self.linear(x).view(-1, self.out_features, self.pieces).amax(dim=-1)
+
+
+class MLPGenerator(Generator):
+    def __init__(self, example_shape: Sequence[int], z_dim: int = 100, hidden: Sequence[int] = (1200, 1200), output: str = "tanh", batch_norm: bool = False) -> None:
+        super().__init__()
+        self.z_dim = z_dim
+        self.example_shape = tuple(example_shape)
+        layers: list[nn.Module] = []
+        width = z_dim
+        for h in hidden:
+            layers += [nn.Linear(width, h)] + ([nn.BatchNorm1d(h)] if batch_norm else []) + [nn.ReLU(True)]
+            width = h
+        layers.append(nn.Linear(width, math.prod(self.example_shape)))
+        if output == "tanh":
+            layers.append(nn.Tanh())
+        elif output != "linear":
+            raise ValueError(f"output={output!r}: use tanh or linear")
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # [B, z_dim] -> [B, *example_shape]
+        return self.net(z).view(-1, *self.example_shape)
+
+
+class MLPDiscriminator(Discriminator):
+    def __init__(self, example_shape: Sequence[int], hidden: Sequence[int] = (240, 240), maxout_pieces: int = 5, input_dropout: float = 0.2, dropout: float = 0.5, out_dim: int = 1) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten(), nn.Dropout(input_dropout)]
+        width = math.prod(example_shape)
+        for i, h in enumerate(hidden):
+            if maxout_pieces > 1:
+                layers.append(Maxout(width, h, maxout_pieces))
+            else:
+                layers += [nn.Linear(width, h), nn.LeakyReLU(0.2, True)]
+            if i < len(hidden) - 1:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        self.body = nn.Sequential(*layers)
+        self.feature_dim = width
+        self.out_dim = out_dim
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, out_dim))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:  # [B, ...] -> [B, hidden[-1]]
+        return self.body(x)
