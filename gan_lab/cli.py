@@ -16,6 +16,7 @@ CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 def train(cfg: DictConfig) -> float | None:
     from gan_lab.train import run
 
+    _quiet_lightning()
     try:
         summary = run(cfg)
     except GanLabError as err:
@@ -25,3 +26,15 @@ def train(cfg: DictConfig) -> float | None:
     if metric:  # the value a Hydra sweeper (e.g. Optuna) optimises
         return summary["metrics"].get(metric, summary["final"].get(metric))
     return None
+
+
+def _quiet_lightning() -> None:
+    """Let Lightning's messages go through Hydra's log handlers once (not twice), minus known noise."""
+    import logging
+    import warnings
+
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).handlers.clear()
+    warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
+    warnings.filterwarnings("ignore", message=".*litlogger.*")

@@ -112,6 +112,8 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
                 save_on_train_epoch_end=False,
             )
         )
+    if cfg.metrics.get("callback"):  # the metrics group's evaluation callback (IS / FID / KID / classifier)
+        callbacks.append(instantiate(cfg.metrics.callback))
     for spec in (cfg.get("callbacks") or {}).values():
         if spec is not None:
             callbacks.append(instantiate(spec))
@@ -172,6 +174,9 @@ def summarize(cfg: DictConfig, trainer: L.Trainer, callbacks: list, run_dir: Pat
         "tricks": sorted((cfg.get("tricks") or {}).keys()),
         "seed": cfg.seed,
     }
+    for callback in callbacks:  # callbacks may contribute (e.g. metrics with their protocol and sample count)
+        if hasattr(callback, "summary"):
+            summary["metrics"].update(callback.summary())
     if trainer.is_global_zero:
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         log.info("finished %d steps in %.0f s; run folder %s", summary["steps"], seconds, run_dir)

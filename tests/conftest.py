@@ -1,0 +1,67 @@
+"""Shared fixtures: compose the real Hydra config, run the real CLI."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf, open_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = str(ROOT / "conf")
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+# small, fast settings shared by the tests (each test adds its own overrides)
+FAST = [
+    "logger=csv",
+    "trainer.accelerator=cpu",
+    "trainer.enable_progress_bar=false",
+    "trainer.max_steps=4",
+    "trainer.log_every_n_steps=2",
+    "samples.every_n_steps=0",
+    "checkpoint.every_n_steps=0",
+]
+# small nets: append to the overrides of a test that picks the model
+SMALL_DCGAN = ["model.generator.width=8", "model.discriminator.width=8"]
+SMALL_MLP = ["model.generator.hidden=[32,32]", "model.discriminator.hidden=[16,16]"]
+
+
+def compose_cfg(overrides: list[str], run_dir: Path | None = None, fast: bool = True):
+    """The config that ``python train.py <overrides>`` would build (FAST settings first)."""
+    base = [o for o in FAST if fast]
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=base + list(overrides))
+    if run_dir is not None:
+        with open_dict(cfg):
+            cfg.run_dir = str(run_dir)
+    return cfg
+
+
+@pytest.fixture
+def cfg_factory(tmp_path):
+    def make(*overrides: str, fast: bool = True):
+        return compose_cfg(list(overrides), run_dir=tmp_path / "run", fast=fast)
+
+    return make
+
+
+def run_cli(args: list[str], cwd: Path, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python train.py args...`` in a subprocess, run folder under ``cwd``."""
+    full_env = {**os.environ, "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture
+def cli(tmp_path):
+    def call(*args: str, timeout: int = 600, env: dict | None = None):
+        return run_cli([f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/multirun", *args], tmp_path, timeout, env)
+
+    return call
