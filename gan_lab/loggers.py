@@ -14,6 +14,8 @@ from typing import Any
 
 from gan_lab.errors import ConfigError
 
+_WANDB_MODE_BEFORE = os.environ.get("WANDB_MODE")
+
 
 def wandb_logged_in() -> bool:
     if os.environ.get("WANDB_API_KEY"):
@@ -32,6 +34,14 @@ def wandb_offline(setting: Any) -> bool:
     return bool(setting)
 
 
+def _new_run_id() -> str:
+    """A W&B run id: 8 random lowercase letters and digits, like wandb's own."""
+    import secrets
+    import string
+
+    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+
+
 def build_loggers(cfg: Any, run_dir: Path, resume_run_dir: Path | None = None) -> list:
     """The Lightning loggers for ``cfg`` (the ``logger`` config group)."""
     name = cfg.name
@@ -46,12 +56,11 @@ def build_loggers(cfg: Any, run_dir: Path, resume_run_dir: Path | None = None) -
 
         return [TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="")]
     if name == "wandb":
-        import wandb
         from lightning.pytorch.loggers import WandbLogger
 
         id_file = run_dir / "wandb_id"
         previous = (resume_run_dir / "wandb_id") if resume_run_dir else id_file
-        run_id = previous.read_text().strip() if previous.exists() else wandb.util.generate_id()
+        run_id = previous.read_text().strip() if previous.exists() else _new_run_id()
         run_dir.mkdir(parents=True, exist_ok=True)
         id_file.write_text(run_id)
         offline = wandb_offline(cfg.get("offline", "auto"))
@@ -81,3 +90,9 @@ def finish_wandb() -> None:
     wandb = sys.modules.get("wandb")
     if wandb is not None and wandb.run is not None:
         wandb.finish()
+    # Lightning's WandbLogger(offline=True) sets WANDB_MODE=dryrun for the whole process: undo
+    # it, so that the next run of a multirun decides online/offline for itself
+    if _WANDB_MODE_BEFORE is None:
+        os.environ.pop("WANDB_MODE", None)
+    else:
+        os.environ["WANDB_MODE"] = _WANDB_MODE_BEFORE

@@ -9,12 +9,13 @@ import json
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from hydra.utils import instantiate
+from gan_lab.instantiate import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.callbacks import SampleGrid, TrainingProgress
@@ -128,8 +129,21 @@ def expected_world_size(cfg: DictConfig) -> int:
     return per_node * int(cfg.trainer.get("num_nodes", 1))
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """Train one GAN as configured; write ``summary.json`` in the run folder and return it."""
+@dataclass
+class Run:
+    """Everything one training run is made of, built but not yet trained."""
+
+    cfg: DictConfig
+    run_dir: Path
+    datamodule: GANDataModule
+    module: GAN
+    callbacks: list
+    trainer: L.Trainer
+    ckpt_path: str | None
+
+
+def build_run(cfg: DictConfig) -> Run:
+    """Check the config and build data, nets, module, callbacks, loggers and Trainer."""
     check_config(cfg)
     run_dir = run_dir_of(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -146,14 +160,18 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     callbacks = build_callbacks(cfg, run_dir)
     loggers = build_loggers(cfg.logger, run_dir, resume_run_dir=resume_dir)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir))
+    return Run(cfg, run_dir, datamodule, module, callbacks, trainer, ckpt_path)
 
-    started = time.perf_counter()
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Train one GAN as configured; write ``summary.json`` in the run folder and return it."""
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-        summary = summarize(cfg, trainer, callbacks, run_dir, time.perf_counter() - started)
+        built = build_run(cfg)
+        started = time.perf_counter()
+        built.trainer.fit(built.module, datamodule=built.datamodule, ckpt_path=built.ckpt_path)
+        return summarize(cfg, built.trainer, built.callbacks, built.run_dir, time.perf_counter() - started)
     finally:
         finish_wandb()
-    return summary
 
 
 def summarize(cfg: DictConfig, trainer: L.Trainer, callbacks: list, run_dir: Path, seconds: float) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+"""Bad input: one readable error before training, and nothing already written is lost."""
+import pytest
+import torch
+
+from gan_lab.errors import ConfigError, DataError, GanLabError, TrainingDiverged
+from gan_lab.train import run
+from tests.conftest import SMALL_DCGAN
+
+
+@pytest.mark.parametrize(
+    "overrides, error, message",
+    [
+        (["data.image_size=50"], ConfigError, r"data.image_size=50: dcgan makes 28, 32 or 64 pixel images \(set data.image_size=64\)"),
+        (["optim.g.lr=0"], ConfigError, r"optim.g.lr=0: must be a positive number"),
+        (["optim.d.lr=-1e-4"], ConfigError, r"optim.d.lr=-0.0001: must be a positive number"),
+        (["data.batch_size=0"], ConfigError, r"data.batch_size=0: must be a positive number"),
+        (["data.batch_size=4001"], DataError, r"data.batch_size=4001 is larger than the 4000 training examples of data=mnist5k"),
+        (["optim.d_steps_per_g_step=0"], ConfigError, r"optim.d_steps_per_g_step=0: must be an integer >= 1"),
+        (["trainer.max_steps=0"], ConfigError, r"trainer.max_steps=0"),
+        (["data=ring8"], ConfigError, r"model=dcgan makes images and data=ring8 is 2-D points: use model=gan_mlp"),
+        (["loss=wasserstein", "trick=label_smoothing"], ConfigError, r"trick=label_smoothing needs a loss that reads D\(x\) as a probability"),
+        (["loss=wgan_gp", "model.discriminator.norm=batch"], ConfigError, r"set model.discriminator.norm=layer"),
+        (["ckpt_path=/nonexistent/last.ckpt"], ConfigError, r"ckpt_path=/nonexistent/last.ckpt: no such checkpoint file"),
+    ],
+)
+def test_impossible_values_fail_before_training(cfg_factory, tmp_path, overrides, error, message):
+    cfg = cfg_factory(*overrides)
+    with pytest.raises(error, match=message):
+        run(cfg)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_missing_dataset_root_without_download(cfg_factory, tmp_path):
+    with pytest.raises(DataError, match=r"data=mnist: no dataset found under data.root=.*Pass data.download=true"):
+        run(cfg_factory("data=mnist", f"data.root={tmp_path}/none", *SMALL_DCGAN))
+
+
+def test_nan_loss_stops_the_run_naming_the_step_and_keeps_the_last_good_checkpoint(cfg_factory, tmp_path):
+    # the learning rate jumps by 1e30 after 4 iterations (a real MultiStepLR schedule): step 5
+    # sends D's weights to inf, so G's loss in that same iteration is not finite
+    jump = "{_target_: torch.optim.lr_scheduler.MultiStepLR, _partial_: true, milestones: [4], gamma: 1.0e30}"
+    cfg = cfg_factory(
+        "trainer.max_steps=20", "checkpoint.every_n_steps=2", "trainer.log_every_n_steps=2",
+        f"optim.d_scheduler={jump}", f"optim.g_scheduler={jump}", *SMALL_DCGAN,
+    )
+    with pytest.raises(TrainingDiverged, match=r"NaN or infinite at step 5; training stopped and the last good checkpoint is kept at .*last.ckpt"):
+        run(cfg)
+    ckpts = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert ckpts == ["last.ckpt", "step_0000002.ckpt", "step_0000004.ckpt"]
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 4
+    assert all(torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point())
+
+
+def test_cli_prints_one_line_for_our_errors_and_hydra_lists_unknown_options(cli):
+    bad = cli("data.image_size=50", "logger=none")
+    assert bad.returncode == 1
+    assert "gan-lab: error: data.image_size=50: dcgan makes 28, 32 or 64 pixel images (set data.image_size=64)" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    unknown = cli("model=stylegan9")
+    assert unknown.returncode != 0
+    assert "Could not find 'model/stylegan9'" in unknown.stderr and "dcgan_upsample" in unknown.stderr  # lists the options
+    typo = cli("trainer.max_step=5")
+    assert typo.returncode != 0 and "max_step" in typo.stderr
+
+
+def test_errors_are_gan_lab_errors():
+    assert issubclass(TrainingDiverged, GanLabError) and issubclass(ConfigError, GanLabError)
