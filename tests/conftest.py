@@ -62,6 +62,9 @@ def run_cli(args: list[str], cwd: Path, timeout: int = 600, env: dict | None = N
 @pytest.fixture
 def cli(tmp_path):
     def call(*args: str, timeout: int = 600, env: dict | None = None):
-        return run_cli([f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/multirun", *args], tmp_path, timeout, env)
+        flags = [a for a in args if a.startswith("-")]  # e.g. -m must precede the overrides
+        overrides = [a for a in args if not a.startswith("-")]
+        dirs = [f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/multirun"]
+        return run_cli([*flags, *dirs, *overrides], tmp_path, timeout, env)
 
     return call

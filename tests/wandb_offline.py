@@ -1,0 +1,49 @@
+"""Read an offline W&B run (``run-*.wandb``) back from disk, for the tests.
+
+The file is a LevelDB-style log (the format of wandb's former ``datastore.py``): a 7-byte
+header (":W&B", magic 0xBEE1, version 0), then 32 KiB blocks of chunks, each with a 7-byte
+header (crc32, length, type: 1 full, 2 first, 3 middle, 4 last); a chunk header never straddles
+a block boundary (the block tail is zero padding). Each record is a ``wandb_internal.Record``.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+BLOCK = 32 * 1024
+HEADER = struct.Struct("<IHB")
+
+
+def records(path: Path):
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data = path.read_bytes()
+    ident, magic, version = struct.unpack("<4sHB", data[:7])
+    assert ident == b":W&B" and magic == 0xBEE1, "not a W&B datastore file"
+    pos, pending = 7, b""
+    while pos + HEADER.size <= len(data):
+        left_in_block = BLOCK - pos % BLOCK
+        if left_in_block < HEADER.size:
+            pos += left_in_block
+            continue
+        _, length, kind = HEADER.unpack_from(data, pos)
+        pos += HEADER.size
+        chunk, pos = data[pos : pos + length], pos + length
+        if kind == 0 and length == 0:
+            continue
+        pending = chunk if kind in (1, 2) else pending + chunk
+        if kind in (1, 4):
+            record = pb.Record()
+            record.ParseFromString(pending)
+            yield record
+            pending = b""
+
+
+def history(path: Path) -> list[dict]:
+    """The rows logged with ``wandb.log`` (metrics and image references), in order."""
+    rows = []
+    for record in records(path):
+        if record.WhichOneof("record_type") == "history":
+            rows.append({"/".join(item.nested_key) or item.key: json.loads(item.value_json) for item in record.history.item})
+    return rows
