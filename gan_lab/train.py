@@ -159,7 +159,13 @@ def build_run(cfg: DictConfig) -> Run:
     resume_dir = Path(ckpt_path).resolve().parent.parent if ckpt_path else None
     callbacks = build_callbacks(cfg, run_dir)
     loggers = build_loggers(cfg.logger, run_dir, resume_run_dir=resume_dir)
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir))
+    trainer: L.Trainer = instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        default_root_dir=str(run_dir),
+        enable_checkpointing=bool(cfg.checkpoint.every_n_steps),  # 0: no checkpoints at all
+    )
     return Run(cfg, run_dir, datamodule, module, callbacks, trainer, ckpt_path)
 
 

@@ -1,0 +1,104 @@
+"""Images/s of gan-lab's training step vs a plain PyTorch loop (same nets, batch, optimizers).
+
+Both run in this process, alternated round by round so that machine noise hits both alike.
+gan-lab runs the real Trainer + GAN module with its default callbacks and a CSV logger
+(logging every 50 iterations); the plain loop does the same D/G arithmetic by hand.
+
+    python benchmarks/throughput.py                 # DCGAN on mnist5k, batch 64, 5 rounds
+    python benchmarks/throughput.py --model gan_mlp --steps 300 --rounds 3
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gan_lab.train import build_run  # noqa: E402
+from tests.conftest import compose_cfg  # noqa: E402
+
+
+class Stopwatch(L.Callback):
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.start, self.end = warmup, None, None
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if trainer.global_step == self.warmup:
+            self.start = time.perf_counter()
+
+    def on_train_end(self, trainer, module):
+        self.end = time.perf_counter()
+
+
+def gan_lab_round(overrides: list[str], steps: int, warmup: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        run = build_run(compose_cfg([*overrides, f"trainer.max_steps={steps + warmup}"], run_dir=Path(tmp), fast=False))
+        watch = Stopwatch(warmup)
+        run.trainer.callbacks.append(watch)
+        run.trainer.fit(run.module, datamodule=run.datamodule)
+        return steps * run.datamodule.batch_size / (watch.end - watch.start)
+
+
+def plain_round(overrides: list[str], steps: int, warmup: int) -> float:
+    """The same iteration written by hand: D step on real + G(z).detach(), then G step."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run = build_run(compose_cfg(overrides, run_dir=Path(tmp), fast=False))
+    G, D = run.module.generator, run.module.discriminator
+    g_opt = run.module.g_optimizer_factory(G.parameters())
+    d_opt = run.module.d_optimizer_factory(D.parameters())
+    data, batch = run.datamodule.prepare().train_x, run.datamodule.batch_size
+    generator = torch.Generator().manual_seed(0)
+    start = None
+    for step in range(steps + warmup):
+        if step == warmup:
+            start = time.perf_counter()
+        real = data.index_select(0, torch.randint(len(data), (batch,), generator=generator))
+        fake = G(torch.randn(batch, G.z_dim))
+        real_logits, _ = D(real)
+        fake_logits, _ = D(fake.detach())
+        d_loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+        d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        d_opt.step()
+        for p in D.parameters():
+            p.requires_grad_(False)
+        g_loss = F.softplus(-D(fake)[0]).mean()
+        g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_opt.step()
+        for p in D.parameters():
+            p.requires_grad_(True)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="dcgan")
+    parser.add_argument("--data", default="mnist5k")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=200, help="timed iterations per round")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    overrides = [f"model={args.model}", f"data={args.data}", f"data.batch_size={args.batch_size}", "logger=csv",
+                 "trainer.enable_progress_bar=false", "samples.every_n_steps=0", "checkpoint.every_n_steps=0",
+                 "trainer.accelerator=cpu"]
+    ours, plain = [], []
+    for r in range(args.rounds):
+        ours.append(gan_lab_round(overrides, args.steps, args.warmup))
+        plain.append(plain_round(overrides, args.steps, args.warmup))
+        print(f"round {r + 1}: gan-lab {ours[-1]:8.1f} img/s   plain loop {plain[-1]:8.1f} img/s", flush=True)
+    med_ours, med_plain = statistics.median(ours), statistics.median(plain)
+    print(f"\nmodel={args.model} data={args.data} batch={args.batch_size} threads={torch.get_num_threads()}")
+    print(f"median images/s: gan-lab {med_ours:.1f}, plain PyTorch {med_plain:.1f}, ratio {med_ours / med_plain:.3f}")
+
+
+if __name__ == "__main__":
+    main()
