@@ -1,0 +1,89 @@
+"""The LightningDataModule behind every ``data=`` option."""
+from __future__ import annotations
+
+import lightning as L
+import torch
+
+from gan_lab.data.datasets import Prepared, load
+from gan_lab.data.loader import InMemoryLoader
+from gan_lab.errors import ConfigError, DataError
+
+
+class GANDataModule(L.LightningDataModule):
+    """Loads dataset ``name`` once and serves shuffled, rank-sharded batches of real examples.
+
+    A training batch is the tensor of real examples (``[B, C, H, W]`` or ``[B, 2]``), or
+    ``(examples, labels)`` when ``with_labels`` is set (semi-supervised training).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        kind: str = "image",
+        batch_size: int = 64,
+        image_size: int | None = None,
+        channels: int | None = None,
+        seed: int = 0,
+        num_workers: int = 0,
+        with_labels: bool = False,
+        **options,
+    ) -> None:
+        super().__init__()
+        if int(batch_size) < 1:
+            raise ConfigError(f"data.batch_size={batch_size}: the batch size must be a positive integer (e.g. data.batch_size=64)")
+        self.name = name
+        self.kind = kind
+        self.batch_size = int(batch_size)
+        self.image_size = image_size
+        self.channels = channels
+        self.seed = seed
+        self.num_workers = num_workers
+        self.with_labels = with_labels
+        self.options = options
+        self.data: Prepared | None = None
+
+    def prepare(self, world_size: int = 1) -> Prepared:
+        """Load the data (once) and check it can feed batches of ``batch_size`` on every rank."""
+        if self.data is None:
+            opts = dict(self.options)
+            if self.kind == "image":
+                opts.update(image_size=self.image_size, channels=self.channels)
+            self.data = load(self.name, **opts)
+        per_rank = self.data.num_train // max(world_size, 1)
+        if self.batch_size > per_rank:
+            raise DataError(
+                f"data.batch_size={self.batch_size} is larger than the {self.data.num_train} training examples of "
+                f"data={self.name}" + (f" split over {world_size} ranks" if world_size > 1 else "")
+                + f": set data.batch_size={max(1, min(per_rank, 64))} or smaller"
+            )
+        return self.data
+
+    def setup(self, stage: str | None = None) -> None:
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        self.prepare(world_size)
+
+    def train_dataloader(self):
+        data = self.prepare()
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        world = self.trainer.world_size if self.trainer is not None else 1
+        if data.stream is not None:
+            return torch.utils.data.DataLoader(
+                data.stream,
+                batch_size=self.batch_size,
+                shuffle=True,
+                drop_last=True,
+                num_workers=self.num_workers,
+                persistent_workers=self.num_workers > 0,
+                pin_memory=torch.cuda.is_available(),
+                generator=torch.Generator().manual_seed(self.seed),
+            )
+        tensors = (data.train_x, data.train_y) if self.with_labels else (data.train_x,)
+        return InMemoryLoader(tensors, self.batch_size, seed=self.seed, rank=rank, world_size=world)
+
+    def real_examples(self, split: str = "train") -> torch.Tensor:
+        """All real examples of ``split`` ('train' or 'val') as one tensor (in-memory datasets)."""
+        data = self.prepare()
+        x = data.train_x if split == "train" else data.val_x
+        if x is None:
+            raise DataError(f"data={self.name} streams from disk and has no in-memory {split} split")
+        return x

