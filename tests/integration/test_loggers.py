@@ -1,0 +1,44 @@
+"""Loggers: CSV / TensorBoard / none in process; W&B offline runs in a multirun, one per job."""
+import pytest
+
+from gan_lab.loggers import wandb_offline
+from gan_lab.train import run
+from tests.conftest import SMALL_DCGAN
+from tests.wandb_offline import history, records
+
+
+@pytest.mark.parametrize("logger, files", [("csv", "csv/metrics.csv"), ("tensorboard", "tensorboard/events.out.tfevents.*"), ("none", None)])
+def test_file_loggers_write_where_the_run_is(cfg_factory, tmp_path, logger, files):
+    summary = run(cfg_factory(f"logger={logger}", "samples.every_n_steps=2", *SMALL_DCGAN))
+    assert summary["steps"] == 4
+    if files:
+        assert list((tmp_path / "run").glob(files)), f"{logger} wrote nothing"
+    if logger == "csv":
+        text = (tmp_path / "run" / "csv" / "metrics.csv").read_text()
+        assert "train/d_loss" in text and "train/g_loss" in text
+
+
+def test_wandb_goes_online_only_when_logged_in_or_asked(monkeypatch, tmp_path):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    assert wandb_offline("auto") is True
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert wandb_offline("auto") is False
+    assert wandb_offline(True) is True
+    monkeypatch.setenv("WANDB_MODE", "offline")  # the environment always wins
+    assert wandb_offline(False) is True
+
+
+@pytest.mark.slow
+def test_multirun_logs_each_job_to_its_own_offline_wandb_run_in_one_group(cli, tmp_path):
+    result = cli("-m", "seed=1,2", "name=ablation", "trainer.max_steps=4", "trainer.log_every_n_steps=2",
+                 "samples.every_n_steps=0", "checkpoint.every_n_steps=0", "trainer.enable_progress_bar=false",
+                 "model.generator.width=8", "model.discriminator.width=8", env={"WANDB_MODE": ""})
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = sorted((tmp_path / "multirun").glob("*/wandb/offline-run-*/run-*.wandb"))
+    assert len(runs) == 2 and runs[0].name != runs[1].name
+    for path in runs:
+        run_records = [r.run for r in records(path) if r.WhichOneof("record_type") == "run"]
+        assert run_records and run_records[0].run_group == "ablation" and run_records[0].project == "gan-lab"
+        assert [row["trainer/global_step"] for row in history(path) if "train/d_loss" in row] == [1, 3]
