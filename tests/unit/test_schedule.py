@@ -17,7 +17,7 @@ def test_d_steps_per_g_step_and_max_steps_count_iterations(cfg_factory, k, steps
     run = build_run(cfg)
     g_before = [p.detach().clone() for p in run.module.generator.parameters()]
     run.trainer.fit(run.module, datamodule=run.datamodule)
-    d_opt, g_opt = (o.optimizer if hasattr(o, "optimizer") else o for o in run.trainer.optimizers)
+    d_opt, g_opt = run.trainer.optimizers
     assert run.trainer.global_step == steps  # iterations (batches), not optimizer steps
     assert _adam_steps(d_opt) == steps
     assert _adam_steps(g_opt) == g_steps
