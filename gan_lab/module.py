@@ -97,6 +97,21 @@ class GAN(L.LightningModule):
         for trick in self.tricks:
             self.real_target = trick.real_target(self.real_target)
         self._rng_to_restore: dict[str, Any] | None = None
+        self.set_ddp(None, None)
+
+    def set_ddp(self, generator: nn.Module | None, discriminator: nn.Module | None) -> None:
+        """Per-player DDP wrappers (``gan_lab.strategy.GANDDPStrategy``), kept out of the state dict."""
+        self.__dict__["_g_ddp"], self.__dict__["_d_ddp"] = generator, discriminator
+
+    @property
+    def g_train(self) -> nn.Module:
+        """G for training forwards: its DDP wrapper under DDP (gradients all-reduced), else G."""
+        return self.__dict__["_g_ddp"] or self.generator
+
+    @property
+    def d_train(self) -> nn.Module:
+        """D for D's own step: its DDP wrapper under DDP, else D."""
+        return self.__dict__["_d_ddp"] or self.discriminator
 
     # ---- optimizers ----------------------------------------------------------------------
     def configure_optimizers(self):
@@ -129,12 +144,12 @@ class GAN(L.LightningModule):
 
         z = self.generator.sample_z(real.shape[0], device=real.device)
         with torch.set_grad_enabled(g_turn):
-            fake = self.generator(z)
+            fake = self.g_train(z)
         step = Step(real=real, fake=fake)
 
         # Dmain: D learns to tell real from fake
-        real_logits, real_features = self.discriminator(real)
-        fake_logits_d, _ = self.discriminator(fake.detach())
+        real_logits, real_features = self.d_train(real)
+        fake_logits_d, _ = self.d_train(fake.detach())
         d_loss = self.loss.d_loss(real_logits, fake_logits_d, self.real_target)
         step.real_logits, step.real_features = real_logits.detach(), real_features.detach()
         d_total = d_loss
@@ -149,7 +164,8 @@ class GAN(L.LightningModule):
         for trick in self.tricks:
             trick.after_step(self, "d")
 
-        # Gmain: G learns to fool D (D's weights frozen: no weight gradients for D)
+        # Gmain: G learns to fool D (D's weights frozen: no weight gradients for D; D's plain
+        # module, not its DDP wrapper, since nothing of D is synchronised in this step)
         g_loss, g_grad_norm = None, None
         if g_turn:
             with frozen(self.discriminator):

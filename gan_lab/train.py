@@ -19,6 +19,7 @@ from gan_lab.instantiate import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.callbacks import SampleGrid, TrainingProgress
+from gan_lab.callbacks.consistency import RankConsistency
 from gan_lab.checks import check_config
 from gan_lab.data import GANDataModule
 from gan_lab.errors import ConfigError
@@ -70,6 +71,10 @@ def build_nets(cfg: DictConfig, data_kind: str, example_shape: tuple[int, ...]):
 
 
 def build_module(cfg: DictConfig, datamodule: GANDataModule) -> GAN:
+    if cfg.get("task", "unconditional") != "unconditional":  # semi_supervised | supervised (Improved-GAN §5)
+        from gan_lab.semi_supervised.build import build_semi_supervised_module
+
+        return build_semi_supervised_module(cfg, datamodule)
     data = datamodule.prepare()
     example_shape = (
         (int(cfg.data.channels), int(cfg.data.image_size), int(cfg.data.image_size)) if data.kind == "image" else (2,)
@@ -99,6 +104,8 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     callbacks: list[L.Callback] = [TrainingProgress(run_dir)]
+    if expected_world_size(cfg) > 1:
+        callbacks.append(RankConsistency(run_dir))
     if cfg.samples.every_n_steps is not None:
         callbacks.append(SampleGrid(run_dir / "samples", every_n_steps=cfg.samples.every_n_steps, gif=cfg.samples.gif))
     if cfg.checkpoint.every_n_steps:
