@@ -11,7 +11,8 @@ pytestmark = [pytest.mark.ddp, pytest.mark.slow]
 def test_ddp_multirun_keeps_ranks_identical_and_writes_one_folder_per_job(cli, tmp_path):
     result = cli(
         "-m", "trainer=ddp_cpu", "loss=nonsaturating,wgan_gp", "trainer.max_steps=6", "trainer.log_every_n_steps=2",
-        "optim.d_steps_per_g_step=2", "trick=[feature_matching]", "samples.every_n_steps=3",
+        "optim.d_steps_per_g_step=2", "trick=[feature_matching,minibatch_discrimination,historical_averaging,virtual_bn]",
+        "tricks.minibatch_discrimination.num_kernels=8", "samples.every_n_steps=3",
         "checkpoint.every_n_steps=3", "logger=csv", "trainer.enable_progress_bar=false", *SMALL_DCGAN,
         "data.batch_size=16", "hydra.sweep.dir=" + str(tmp_path / "sweep"),
     )

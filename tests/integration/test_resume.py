@@ -5,6 +5,8 @@ import torch
 from gan_lab.train import build_run
 from tests.conftest import SMALL_DCGAN, SMALL_MLP, compose_cfg
 
+ALL_TRICKS = ["feature_matching", "minibatch_discrimination", "historical_averaging", "label_smoothing", "virtual_bn"]
+
 
 def _train(tmp_path, name, overrides):
     run = build_run(compose_cfg(overrides, run_dir=tmp_path / name))
@@ -17,8 +19,10 @@ def _train(tmp_path, name, overrides):
     [
         ["model=dcgan", *SMALL_DCGAN],  # BatchNorm running statistics
         ["model=gan_mlp", *SMALL_MLP, "optim.d_steps_per_g_step=2"],  # dropout draws from the RNG; k = 2
+        ["model=dcgan", *SMALL_DCGAN, f"trick=[{','.join(ALL_TRICKS)}]",  # trick state: theta-bar, z_ref
+         "tricks.virtual_bn.reference_size=16", "tricks.minibatch_discrimination.num_kernels=8"],
     ],
-    ids=["dcgan", "gan_mlp_k2"],
+    ids=["dcgan", "gan_mlp_k2", "dcgan_all_tricks"],
 )
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, model):
     # 800-example batches: 5 per epoch, so the run crosses epochs and resumes mid-epoch (step 7)
@@ -33,6 +37,9 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, model):
     assert expected.keys() == actual.keys()
     for key in expected:
         assert torch.equal(expected[key], actual[key]), key
+    for trick_full, trick_resumed in zip(full.module.tricks, resumed.module.tricks):
+        for key, value in trick_full.state_dict().get("averages", {}).items():
+            assert all(torch.equal(a, b) for a, b in zip(value, trick_resumed.state_dict()["averages"][key]))
     for opt_full, opt_resumed in zip(full.trainer.optimizers, resumed.trainer.optimizers):
         for s_full, s_res in zip(opt_full.state.values(), opt_resumed.state.values()):
             assert all(torch.equal(s_full[k], s_res[k]) for k in s_full)

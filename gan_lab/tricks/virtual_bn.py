@@ -1,0 +1,58 @@
+"""Virtual batch normalization (Salimans et al. 2016, §3.5) as a trick.
+
+Every BatchNorm layer of G becomes a :class:`gan_lab.nets.layers.VirtualBatchNorm`, and a
+reference batch of latent codes z_ref (``reference_size`` of them, default the batch size) is
+drawn once from a seeded generator and stored as a buffer of G (``vbn_reference_z``): it is in
+every checkpoint, and identical on every DDP rank (same seed; DDP also broadcasts buffers).
+Each call of G propagates [z_ref; z] and returns the outputs for z only, so every example is
+normalised with the reference statistics of the current weights. This doubles G's cost for a
+batch the size of the reference batch, which is why the paper uses VBN in G only.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gan_lab.errors import ConfigError
+from gan_lab.nets.layers import VirtualBatchNorm
+from gan_lab.tricks.base import Trick
+
+
+def _replace_batchnorm(net: nn.Module) -> list[VirtualBatchNorm]:
+    replaced = []
+    for name, child in net.named_children():
+        if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            vbn = VirtualBatchNorm(child.num_features, eps=child.eps)
+            setattr(net, name, vbn)
+            replaced.append(vbn)
+        else:
+            replaced += _replace_batchnorm(child)
+    return replaced
+
+
+class VirtualBN(Trick):
+    name = "virtual_bn"
+
+    def __init__(self, reference_size: int = 64, seed: int = 0) -> None:
+        if reference_size < 2:
+            raise ConfigError(f"tricks.virtual_bn.reference_size={reference_size}: the reference batch needs >= 2 examples (e.g. 64)")
+        self.reference_size, self.seed = reference_size, seed
+
+    def check(self, module) -> None:
+        super().check(module)
+        if not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in module.generator.modules()):
+            raise ConfigError(
+                f"trick=virtual_bn replaces G's BatchNorm layers, and model={module.config.get('model', {}).get('name', '?')} "
+                "has none in G: use model=dcgan, or model=gan_mlp with model.generator.batch_norm=true"
+            )
+
+    def setup(self, module) -> None:
+        G = module.generator
+        layers = _replace_batchnorm(G)
+        n = self.reference_size
+        for layer in layers:
+            layer.ref_size = n
+        z_ref = G.sample_z(n, generator=torch.Generator().manual_seed(self.seed))
+        G.register_buffer("vbn_reference_z", z_ref)
+        G.register_forward_pre_hook(lambda net, args: (torch.cat([net.vbn_reference_z, args[0]]), *args[1:]))
+        G.register_forward_hook(lambda net, args, output: output[n:])

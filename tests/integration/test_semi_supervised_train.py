@@ -1,0 +1,98 @@
+"""Semi-supervised GAN training (Improved-GAN §5) and its supervised baseline, end to end."""
+import json
+
+import pytest
+import torch
+
+from gan_lab.errors import ConfigError
+from gan_lab.train import build_run, run
+
+TINY = [
+    "model.generator.hidden=[16,16]",
+    "model.discriminator.hidden=[32,16]",
+    "trainer.max_steps=3",
+    "data.batch_size=20",
+    "data.labels_per_class=2",
+]
+
+
+def _train(cfg):
+    built = build_run(cfg)
+    calls = []
+    built.module.discriminator.register_forward_hook(lambda m, args, out: calls.append(args[0].detach().clone()))
+    built.trainer.fit(built.module, datamodule=built.datamodule)
+    return built, calls
+
+
+def test_each_step_uses_a_labelled_an_unlabelled_and_a_fake_batch(cfg_factory):
+    built, calls = _train(cfg_factory("experiment=ssgan_mnist", *TINY))
+    module = built.module
+    # per step: D(labelled), D(unlabelled), D(fake); G step: D(fake); at the end: D(test set)
+    assert len(calls) == 3 * 4 + 1 and torch.equal(calls[-1], built.datamodule.prepare().val_x)
+    labelled = {tuple(row.flatten().tolist()) for row in module.labelled_x}
+    train = built.datamodule.prepare().train_x.flatten(1)
+
+    def nearest(x):  # distance of each row of x to its nearest training digit
+        return torch.cdist(x.flatten(1), train, compute_mode="donot_use_mm_for_euclid_dist").min(dim=1).values
+    for step in range(3):
+        lab, unl, fake_d, fake_g = calls[4 * step : 4 * step + 4]
+        assert {tuple(r.flatten().tolist()) for r in lab} <= labelled and len(lab) == 20
+        assert len(lab.unique(dim=0)) == 20  # 20 labelled examples (2 per class): each once per batch
+        assert nearest(unl).max() == 0  # real training digits
+        assert len({tuple(r.flatten().tolist()) for r in unl} - labelled) > 0  # not the labelled batch
+        assert torch.equal(fake_d, fake_g) and nearest(fake_d).min() > 1
+    # EMA of D: theta_ema = theta_0 + (1 - decay) * sum of updates; differs from D and its start
+    assert not torch.equal(module.discriminator_ema.head[-1].bias, module.discriminator.head[-1].bias)
+
+
+def test_ema_update_is_lerp_towards_d(cfg_factory):
+    module = build_run(cfg_factory("experiment=ssgan_mnist", *TINY, "semi_supervised.ema_decay=0.9")).module
+    with torch.no_grad():
+        module.discriminator.head[-1].bias.fill_(1.0)
+        module.discriminator_ema.head[-1].bias.fill_(3.0)
+    module.update_ema()
+    assert torch.allclose(module.discriminator_ema.head[-1].bias, torch.full((10,), 3.0 + 0.1 * (1.0 - 3.0)))
+
+
+def test_summary_has_test_errors_and_the_labelled_subset_is_saved(cfg_factory, tmp_path):
+    summary = run(cfg_factory("experiment=ssgan_mnist", *TINY))
+    metrics = summary["metrics"]
+    assert metrics["metrics/test_examples"] == 1000 and metrics["metrics/labelled_examples"] == 20
+    assert metrics["metrics/test_errors"] == round(metrics["metrics/test_error"] * 1000)
+    assert 0 <= metrics["metrics/test_error_raw"] <= 1
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["metrics"] == metrics
+    subset = json.loads((tmp_path / "run" / "labelled_subset.json").read_text())
+    assert subset["seed"] == 0 and sorted(subset["labels"]) == sorted(list(range(10)) * 2)
+
+
+def test_supervised_baseline_trains_d_on_the_same_subset_and_leaves_g_alone(cfg_factory, tmp_path):
+    built, calls = _train(cfg_factory("experiment=ssgan_mnist_supervised", *TINY))
+    assert built.module.mode == "supervised" and len(calls) == 3 + 1  # labelled batches only, then the test set
+    g_opt = built.trainer.optimizers[1]
+    assert len(g_opt.state) == 0  # G never stepped
+    subset = json.loads((tmp_path / "run" / "labelled_subset.json").read_text())
+    semi = build_run(cfg_factory("experiment=ssgan_mnist", *TINY))
+    assert torch.equal(semi.module.labelled_y, built.module.labelled_y)
+    assert subset["labels"] == built.module.labelled_y.tolist()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trick=label_smoothing", "drop the trick= option"),
+        ("task=conditional", "use task=unconditional, task=semi_supervised or task=supervised"),
+    ],
+)
+def test_bad_semi_supervised_options_say_what_to_type(cfg_factory, override, message):
+    with pytest.raises(ConfigError, match=message):
+        build_run(cfg_factory("experiment=ssgan_mnist", *TINY, override))
+
+
+@pytest.mark.slow
+def test_cli_trains_the_preset_and_reports_a_bad_option_in_one_line(cli, tmp_path):
+    result = cli("experiment=ssgan_mnist", "logger=csv", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false", *TINY)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "metrics/test_error" in json.loads((tmp_path / "run" / "summary.json").read_text())["metrics"]
+    bad = cli("experiment=ssgan_mnist", "logger=csv", "data.labels_per_class=0", *TINY[:-1])
+    assert bad.returncode != 0
+    assert "gan-lab: error: data.labels_per_class=0: must be a positive integer" in bad.stderr

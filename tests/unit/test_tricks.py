@@ -1,0 +1,73 @@
+"""Each Improved-GAN trick on its own: the value it computes and the state it keeps."""
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+
+from gan_lab.errors import ConfigError
+from gan_lab.train import build_run
+from gan_lab.tricks import HistoricalAveraging, LabelSmoothing
+from gan_lab.tricks.feature_matching import feature_matching_loss
+from tests.conftest import SMALL_DCGAN, SMALL_MLP
+
+
+def test_feature_matching_is_squared_distance_of_feature_means():
+    real = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # mean [2, 3]
+    fake = torch.tensor([[0.0, 0.0], [2.0, 2.0]], requires_grad=True)  # mean [1, 1]
+    loss = feature_matching_loss(real, fake)
+    assert loss.item() == pytest.approx((2 - 1) ** 2 + (3 - 1) ** 2)
+    loss.backward()
+    assert fake.grad.tolist() == [[-1.0, -2.0], [-1.0, -2.0]]  # d/dfake of ||mu_r - mu_f||^2 = -2 (mu_r - mu_f) / B
+
+
+def test_label_smoothing_only_touches_the_real_target(cfg_factory):
+    run = build_run(cfg_factory("trick=label_smoothing", *SMALL_DCGAN))
+    assert run.module.real_target == 0.9
+    with pytest.raises(ConfigError, match="choose a value in"):
+        LabelSmoothing(real_target=1.5)
+
+
+def test_historical_average_is_the_mean_of_past_parameters_and_the_penalty_uses_it():
+    d = nn.Linear(2, 1, bias=False)
+    module = SimpleNamespace(discriminator=d, generator=nn.Linear(1, 1))
+    ha = HistoricalAveraging(weight=0.5)
+    assert ha.penalty(module, "d").item() == 0.0  # as in training: the penalty comes before the first step
+    history = [d.weight.detach().clone()]
+    for value in (1.0, 3.0):
+        with torch.no_grad():
+            d.weight.fill_(value)
+        ha.after_step(module, "d")
+        history.append(d.weight.detach().clone())
+    mean = torch.stack(history).mean(dim=0)
+    assert torch.allclose(ha.averages["d"][0], mean, atol=1e-6) and ha.counts["d"] == 3
+    expected = 0.5 * (d.weight - mean).square().sum()
+    assert ha.penalty(module, "d").item() == pytest.approx(expected.item(), rel=1e-6)
+    restored = HistoricalAveraging()
+    restored.load_state_dict(ha.state_dict())
+    assert torch.equal(restored.averages["d"][0], ha.averages["d"][0]) and restored.counts == ha.counts
+
+
+def test_minibatch_discrimination_extends_d_head(cfg_factory):
+    run = build_run(cfg_factory("trick=minibatch_discrimination", "tricks.minibatch_discrimination.num_kernels=7", *SMALL_DCGAN))
+    D = run.module.discriminator
+    logits, features = D(torch.randn(5, 1, 28, 28))
+    assert logits.shape == (5,) and D.head[1].in_features == D.feature_dim + 7
+
+
+def test_virtual_bn_replaces_g_batchnorm_and_keeps_a_fixed_reference_batch(cfg_factory):
+    run = build_run(cfg_factory("trick=virtual_bn", "data.batch_size=16", *SMALL_DCGAN))
+    G = run.module.generator
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in G.modules())
+    assert G.vbn_reference_z.shape == (16, G.z_dim)
+    z = G.sample_z(3)
+    assert G(z).shape == (3, 1, 28, 28)
+    assert torch.allclose(G(z[:1]), G(z)[:1], atol=1e-5)  # an example's output ignores the rest of its batch
+    again = build_run(cfg_factory("trick=virtual_bn", "data.batch_size=16", *SMALL_DCGAN))
+    assert torch.equal(again.module.generator.vbn_reference_z, G.vbn_reference_z)  # seeded: same on every rank
+
+
+def test_virtual_bn_needs_batchnorm_in_g(cfg_factory):
+    with pytest.raises(ConfigError, match="trick=virtual_bn replaces G's BatchNorm layers"):
+        build_run(cfg_factory("model=gan_mlp", "trick=virtual_bn", *SMALL_MLP))
+    build_run(cfg_factory("model=gan_mlp", "trick=virtual_bn", "model.generator.batch_norm=true", *SMALL_MLP))
