@@ -80,7 +80,11 @@ def build_module(cfg: DictConfig, datamodule: GANDataModule) -> GAN:
         (int(cfg.data.channels), int(cfg.data.image_size), int(cfg.data.image_size)) if data.kind == "image" else (2,)
     )
     generator, discriminator = build_nets(cfg, data.kind, example_shape)
-    tricks = [instantiate(spec) for _, spec in sorted((cfg.get("tricks") or {}).items())]
+    tricks = []
+    for name, spec in sorted((cfg.get("tricks") or {}).items()):
+        if "_target_" not in spec:
+            raise ConfigError(f"tricks.{name} is set but the trick is not selected: add it with 'trick=[...,{name}]'")
+        tricks.append(instantiate(spec))
     checks = [cfg.checkpoint.every_n_steps, cfg.trainer.log_every_n_steps]
     finite_every = math.gcd(*[int(n) for n in checks if n and n > 0]) if any(checks) else 50
     return GAN(
