@@ -35,6 +35,12 @@ def test_every_loss_and_seed_trains_the_mlp_gan_on_ring8(cli, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     summaries = _summaries(tmp_path / "multirun")
     assert len(summaries) == len(LOSSES) * 2 and {s["seed"] for s in summaries} == {1, 2}
+    import csv
+
+    with open(tmp_path / "multirun" / "sweep_summary.csv") as f:  # the sweep's own summary
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(LOSSES) * 2 and all(r["status"] == "done" and r["steps"] == "2" for r in rows)
+    assert rows[0]["varying"] == "loss=minimax seed=1" and (tmp_path / "multirun" / "sweep_summary.png").exists()
     scatter = sorted((tmp_path / "multirun").glob("0/samples/step_*.png"))
     assert scatter, "2-D runs draw their samples as a scatter plot"
 
