@@ -7,6 +7,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
 from gan_lab.errors import GanLabError
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -22,6 +24,10 @@ def train(cfg: DictConfig) -> float | None:
     except GanLabError as err:
         print(f"gan-lab: error: {err}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
+    except SIGTERMException:
+        print("gan-lab: stopped by SIGTERM; the last checkpoint is in the run folder: run the same command "
+              "with resume=auto to continue", file=sys.stderr, flush=True)
+        raise SystemExit(143) from None  # 128 + SIGTERM, so schedulers see an interrupted job
     metric = cfg.get("optimized_metric")
     if metric:  # the value a Hydra sweeper (e.g. Optuna) optimises
         return summary["metrics"].get(metric, summary["final"].get(metric))
@@ -34,7 +40,9 @@ def _quiet_lightning() -> None:
     import warnings
 
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).handlers.clear()
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True  # Lightning turns propagation off when imported before Hydra's logging
     rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     rank_zero.addFilter(lambda record: "litlogger" not in record.getMessage())  # an advert, not information
     warnings.filterwarnings("ignore", message=".*ModelCheckpoint with manual optimization.*")

@@ -20,11 +20,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.callbacks import SampleGrid, TrainingProgress
 from gan_lab.callbacks.consistency import RankConsistency
+from gan_lab.checkpointing import AtomicCheckpointIO, resolve_ckpt_path
 from gan_lab.checks import check_config
 from gan_lab.data import GANDataModule
 from gan_lab.errors import ConfigError
 from gan_lab.loggers import build_loggers, finish_wandb
 from gan_lab.module import GAN
+from gan_lab.preemption import PreemptionCheckpoint
 
 log = logging.getLogger("gan_lab")
 
@@ -107,7 +109,7 @@ def build_module(cfg: DictConfig, datamodule: GANDataModule) -> GAN:
 def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    callbacks: list[L.Callback] = [TrainingProgress(run_dir)]
+    callbacks: list[L.Callback] = [TrainingProgress(run_dir), PreemptionCheckpoint(run_dir / "checkpoints")]
     if expected_world_size(cfg) > 1:
         callbacks.append(RankConsistency(run_dir))
     if cfg.samples.every_n_steps is not None:
@@ -122,6 +124,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
                 save_top_k=-1 if cfg.checkpoint.keep_all else 1,
                 save_last=True,
                 save_on_train_epoch_end=False,
+                enable_version_counter=False,  # last.ckpt is always the latest, also after a preemption save
             )
         )
     if cfg.metrics.get("callback"):  # the metrics group's evaluation callback (IS / FID / KID / classifier)
@@ -164,9 +167,7 @@ def build_run(cfg: DictConfig) -> Run:
     datamodule.prepare(world_size=expected_world_size(cfg))
     module = build_module(cfg, datamodule)
 
-    ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path and not Path(ckpt_path).is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path}: no such checkpoint file (look in outputs/<date>/<time>/checkpoints/)")
+    ckpt_path = resolve_ckpt_path(cfg, run_dir)
     resume_dir = Path(ckpt_path).resolve().parent.parent if ckpt_path else None
     callbacks = build_callbacks(cfg, run_dir)
     loggers = build_loggers(cfg.logger, run_dir, resume_run_dir=resume_dir)
@@ -175,7 +176,8 @@ def build_run(cfg: DictConfig) -> Run:
         callbacks=callbacks,
         logger=loggers or False,
         default_root_dir=str(run_dir),
-        enable_checkpointing=bool(cfg.checkpoint.every_n_steps),  # 0: no checkpoints at all
+        enable_checkpointing=bool(cfg.checkpoint.every_n_steps),  # 0: no periodic checkpoints
+        plugins=[AtomicCheckpointIO()],
     )
     return Run(cfg, run_dir, datamodule, module, callbacks, trainer, ckpt_path)
 
