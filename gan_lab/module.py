@@ -84,6 +84,7 @@ class GAN(L.LightningModule):
         self.d_steps_per_g_step = int(d_steps_per_g_step)
         self.finite_check_every_n_steps = max(1, int(finite_check_every_n_steps))
         self.config = config or {}
+        self.seed = int(fixed_z_seed)
         # fixed latent codes for sample grids: identical on every rank, saved in the checkpoint
         fixed_z = generator.sample_z(num_fixed_samples, generator=torch.Generator().manual_seed(fixed_z_seed))
         self.register_buffer("fixed_z", fixed_z)
@@ -244,27 +245,52 @@ class GAN(L.LightningModule):
 
     # ---- checkpoints: RNG, trick state and the config travel with the weights ------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["gan_lab"] = {
-            "config": self.config,
-            "tricks": {t.name: t.state_dict() for t in self.tricks},
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "numpy": _numpy_rng_state(),
-                "python": random.getstate(),
-            },
+        rng = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": _numpy_rng_state(),
+            "python": random.getstate(),
         }
+        checkpoint["gan_lab"] = {"config": self.config, "tricks": {t.name: t.state_dict() for t in self.tricks}, "rng": rng}
+        if self._distributed():  # every rank draws its own z: keep every rank's RNG (this runs on all ranks)
+            per_rank: list[Any] = [None] * self.trainer.world_size
+            torch.distributed.all_gather_object(per_rank, rng)
+            checkpoint["gan_lab"]["rng_per_rank"] = per_rank
+
+    @torch.no_grad()
+    def sync_buffers(self) -> None:
+        """Give every rank rank 0's buffers (BatchNorm running statistics) of G and D.
+
+        DDP broadcasts buffers before each forward, but each rank's forward then updates them with
+        its own batch, so between steps they differ slightly; parameters never do. Call this before
+        using running statistics on several ranks (sharded evaluation) or comparing ranks.
+        """
+        if self._distributed():
+            for buffer in [*self.generator.buffers(), *self.discriminator.buffers()]:
+                torch.distributed.broadcast(buffer, src=0)
+
+    def _distributed(self) -> bool:
+        return self._trainer is not None and self.trainer.world_size > 1 and torch.distributed.is_initialized()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("gan_lab", {})
         for trick in self.tricks:
             if trick.name in state.get("tricks", {}):
                 trick.load_state_dict(state["tricks"][trick.name])
-        self._rng_to_restore = state.get("rng")
+        per_rank = state.get("rng_per_rank")
+        rank = self.trainer.global_rank if self._trainer is not None else 0
+        self._rng_to_restore = per_rank[rank] if per_rank and rank < len(per_rank) else state.get("rng")
 
     def on_train_start(self) -> None:
         # restore the RNG last, after everything that set up the run has drawn from it
         rng, self._rng_to_restore = self._rng_to_restore, None
+        if not rng and self._distributed():
+            # same weights on every rank (seeded, then broadcast by DDP), but each rank draws its own
+            # z and dropout masks: offset the seed by the rank
+            seed = self.seed + 1_000_003 * self.trainer.global_rank
+            torch.manual_seed(seed)
+            np.random.seed(seed % 2**32)
+            random.seed(seed)
         if rng:
             torch.set_rng_state(rng["torch"])
             if rng["cuda"] and torch.cuda.is_available():

@@ -23,6 +23,7 @@ def test_ddp_multirun_keeps_ranks_identical_and_writes_one_folder_per_job(cli, t
     for job in jobs:
         consistency = json.loads((job / "rank_consistency.json").read_text())
         assert consistency["world_size"] == 2 and consistency["identical"], consistency
+        assert consistency["rng_distinct_per_rank"]  # same weights, but each rank samples its own z
         summary = json.loads((job / "summary.json").read_text())
         assert summary["steps"] == 6 and summary["metrics"]["ranks_identical"] is True
         # rank 0 alone writes samples and checkpoints: one file per interval
