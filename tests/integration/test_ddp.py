@@ -30,3 +30,30 @@ def test_ddp_multirun_keeps_ranks_identical_and_writes_one_folder_per_job(cli, t
         assert [p.name for p in sorted((job / "samples").glob("*.png"))] == ["step_0000003.png", "step_0000006.png"]
         assert sorted(p.name for p in (job / "checkpoints").iterdir()) == ["last.ckpt", "step_0000003.ckpt", "step_0000006.ckpt"]
         assert (job / "train_ddp_process_1.log").exists()  # the second rank logged into the same folder
+
+
+def test_two_nodes_of_one_process_on_localhost(tmp_path):
+    """Multi-node as Lightning sees it: NODE_RANK per process, MASTER_ADDR / MASTER_PORT shared."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run_dir = tmp_path / "run"
+    command = [sys.executable, str(ROOT / "train.py"), "trainer=ddp_cpu", "trainer.devices=1", "trainer.num_nodes=2",
+               "trainer.max_steps=4", "logger=none", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false", *SMALL_DCGAN]
+    nodes = [
+        subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env={**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "NODE_RANK": str(n), "LOCAL_RANK": "0"})
+        for n in (0, 1)
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in nodes]
+    assert [p.returncode for p in nodes] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in outputs[1]
+    consistency = json.loads((run_dir / "rank_consistency.json").read_text())
+    assert consistency["world_size"] == 2 and consistency["identical"] and consistency["rng_distinct_per_rank"]
