@@ -4,7 +4,7 @@ The protocol of VEEGAN (Srivastava et al. 2017, §5) and PacGAN (Lin et al. 2018
 training, draw 2,500 samples; a sample is high quality within 3 std of its nearest mode; a mode
 is covered when it is the nearest mode of at least one high-quality sample. Averaged over seeds.
 
-    python benchmarks/mode_collapse.py                       # ring8 + grid25, 7 rows, 3 seeds (~5 min on 2 cores)
+    python benchmarks/mode_collapse.py                       # ring8 + grid25, 7 rows, 3 seeds x 2,000 iterations (~8 min on 2 cores)
     python benchmarks/mode_collapse.py --steps 5000 --seeds 0 1 2 3 4 --out results.json
 
 All rows share one MLP GAN (G 16-128-128-2 with BatchNorm so that virtual BN applies, D
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", default=["ring8", "grid25"])
     parser.add_argument("--rows", nargs="+", default=list(ROWS), help="row names (default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--samples", type=int, default=2500)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
