@@ -57,3 +57,21 @@ def test_two_nodes_of_one_process_on_localhost(tmp_path):
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in outputs[1]
     consistency = json.loads((run_dir / "rank_consistency.json").read_text())
     assert consistency["world_size"] == 2 and consistency["identical"] and consistency["rng_distinct_per_rank"]
+
+
+def test_torchrun_launch(tmp_path):
+    """torchrun starts the ranks itself (TorchElasticEnvironment); one fixed run folder."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [shutil.which("torchrun"), "--nproc_per_node=2", str(ROOT / "train.py"), "trainer=ddp_cpu", "trainer.max_steps=4",
+         "logger=none", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false", *SMALL_DCGAN],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((run_dir / "rank_consistency.json").read_text())["identical"]
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 4
