@@ -10,13 +10,13 @@ from omegaconf import OmegaConf
 from gan_lab.errors import ConfigError
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
     """A checkpoint written by gan-lab, loaded with ``weights_only=True`` (no pickled code runs)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"ckpt_path={path}: no such file (checkpoints are in outputs/<date>/<time>/checkpoints/)")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means: not one of ours
         raise ConfigError(f"ckpt_path={path} is not a gan-lab checkpoint that loads safely ({type(err).__name__}: {err})") from err
     if not isinstance(ckpt, dict) or "gan_lab" not in ckpt or "state_dict" not in ckpt:

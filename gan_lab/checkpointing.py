@@ -56,6 +56,9 @@ def resolve_ckpt_path(cfg: Any, run_dir: Path) -> str | None:
     if cfg.get("ckpt_path"):
         if not Path(cfg.ckpt_path).is_file():
             raise ConfigError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file (look in outputs/<date>/<time>/checkpoints/)")
+        from gan_lab.checkpoint_io import load_checkpoint
+
+        load_checkpoint(cfg.ckpt_path, mmap=True)  # ours, and safe to load? (memory-mapped: reads little)
         return str(cfg.ckpt_path)
     resume = cfg.get("resume")
     if resume in (None, False, "none", "never"):

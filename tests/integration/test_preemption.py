@@ -70,4 +70,9 @@ def test_a_file_that_is_not_a_checkpoint_is_refused_without_unpickling(tmp_path)
     bad.write_bytes(pickle.dumps(Evil()))
     with pytest.raises(ConfigError, match="is not a gan-lab checkpoint that loads safely"):
         load_checkpoint(bad)
+    from gan_lab.train import run
+    from tests.conftest import compose_cfg
+
+    with pytest.raises(ConfigError, match="is not a gan-lab checkpoint"):  # training refuses it too
+        run(compose_cfg([f"ckpt_path={bad}", *SMALL_DCGAN], run_dir=tmp_path / "run"))
     assert not (tmp_path / "pwned").exists()
