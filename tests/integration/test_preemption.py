@@ -12,8 +12,8 @@ import torch
 from gan_lab.train import build_run
 from tests.conftest import ROOT, SMALL_DCGAN, compose_cfg
 
-COMMON = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "trainer.max_steps=300",
-          "trainer.log_every_n_steps=10", "samples.every_n_steps=20", "checkpoint.every_n_steps=100", *SMALL_DCGAN]
+COMMON = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "trainer.max_steps=120",
+          "trainer.log_every_n_steps=10", "samples.every_n_steps=10", "checkpoint.every_n_steps=40", *SMALL_DCGAN]
 
 
 @pytest.mark.slow
@@ -23,7 +23,7 @@ def test_sigterm_then_resume_auto_gives_the_weights_of_an_uninterrupted_run(tmp_
     env = {**os.environ, "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while not (run_dir / "samples" / "step_0000020.png").exists():
+    while not (run_dir / "samples" / "step_0000010.png").exists():
         assert proc.poll() is None and time.time() < deadline, "training did not start"
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
@@ -31,13 +31,13 @@ def test_sigterm_then_resume_auto_gives_the_weights_of_an_uninterrupted_run(tmp_
     assert proc.returncode == 143, stderr[-2000:]
     assert "run the same command with resume=auto to continue" in stderr
     stopped_at = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
-    assert 20 <= stopped_at < 300
+    assert 10 <= stopped_at < 120
     assert not list((run_dir / "checkpoints").glob("*.tmp"))  # written atomically
 
     resumed = subprocess.run([*command, "resume=auto"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"Restoring states from the checkpoint path at {run_dir}/checkpoints/last.ckpt" in resumed.stdout + resumed.stderr
-    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 300
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 120
     wandb_runs = list((run_dir / "wandb").glob("offline-run-*"))
     assert len(wandb_runs) == 2 and len({p.name.rsplit("-", 1)[1] for p in wandb_runs}) == 1  # one W&B run id, resumed
 
