@@ -1,0 +1,141 @@
+"""Score generated samples against a dataset: classifier FID / IS / class coverage, or 2-D mode coverage.
+
+Used by the training callback (``gan_lab/callbacks/metrics.py``) and ``python -m gan_lab.evaluate``.
+Real statistics are computed once per (dataset, split, resolution, extractor, count) and cached on
+disk under ``cache_dir()/real_stats``. Names follow the protocol (StyleGAN2-ADA convention):
+``metrics/clf_fid5k`` = FID on the digit classifier's features, 5,000 generated samples vs the whole
+train split.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from gan_lab.data.datasets import cache_dir, mixture_means
+from gan_lab.errors import ConfigError
+from gan_lab.metrics.classifier import load_or_train
+from gan_lab.metrics.modes import mode_metrics
+from gan_lab.metrics.statistics import SampleStatistics, frechet_distance, mean_cov
+
+POINT_DATASETS = ("ring8", "grid25")
+NO_LABELS = ("celeba", "folder")
+
+
+def count_tag(n: int) -> str:
+    """5000 -> '5k', 2500 -> '2500' (the sample count in a metric's name)."""
+    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
+def check_dataset(dataset: str) -> None:
+    if dataset in NO_LABELS:
+        raise ConfigError(
+            f"metrics=classifier needs a labelled digit-like dataset, data={dataset} has no labels: "
+            "use metrics=none (Inception metrics are not available in this build)"
+        )
+
+
+def shard(n: int, rank: int, world_size: int) -> int:
+    """How many of ``n`` samples rank ``rank`` generates (the first ranks take the remainder)."""
+    return n // world_size + (1 if rank < n % world_size else 0)
+
+
+class SampleEvaluator:
+    """Everything needed to score samples of one dataset; build once, call ``evaluate`` many times."""
+
+    def __init__(self, dataset: str, data, num_samples: int, batch_size: int = 500, classifier_seed: int = 0,
+                 std: float | None = None, real_split: str = "train") -> None:
+        check_dataset(dataset)
+        self.dataset, self.data, self.num_samples, self.batch_size = dataset, data, int(num_samples), int(batch_size)
+        self.tag = count_tag(self.num_samples)
+        self.real_split = real_split
+        self.real_extractions = 0  # how often real features were computed (0 on a cache hit)
+        if data.kind == "points":
+            if dataset not in POINT_DATASETS:
+                raise ConfigError(f"metrics on 2-D data need data=ring8 or data=grid25, got data={dataset}")
+            self.means, self.std = mixture_means(dataset), float(std)
+            self.protocol = {"extractor": "none (2-D points, PacGAN §5.1 mode coverage)", "num_samples": self.num_samples}
+            return
+        if data.train_y is None or data.num_classes is None:
+            check_dataset("folder")
+        self.classifier, info = load_or_train(dataset, data, seed=classifier_seed)
+        self.classifier_seed = classifier_seed
+        dim = self.classifier.feature_dim
+        if self.num_samples < dim:
+            raise ConfigError(
+                f"metrics.num_samples={self.num_samples} is fewer than the {dim} feature dimensions: FID's covariance "
+                f"would be singular; set metrics.num_samples={max(1000, dim)} or more"
+            )
+        self.real_mean, self.real_cov = self.real_statistics()
+        self.protocol = {
+            "extractor": f"digit classifier ({dim}-d penultimate features, {100 * info['val_accuracy']:.1f}% held-out accuracy)",
+            "classifier_path": info["path"],
+            "num_samples": self.num_samples,
+            "real": f"{dataset} {real_split} split ({self.num_real} images)",
+        }
+
+    @property
+    def real_images(self) -> torch.Tensor:
+        return self.data.train_x if self.real_split == "train" else self.data.val_x
+
+    @property
+    def num_real(self) -> int:
+        return int(self.real_images.shape[0])
+
+    def stats_path(self) -> Path:
+        size = int(self.real_images.shape[-1])
+        return cache_dir() / "real_stats" / f"{self.dataset}_{self.real_split}_{size}px_clf-seed{self.classifier_seed}_n{self.num_real}.pt"
+
+    @torch.no_grad()
+    def real_statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
+        path = self.stats_path()
+        if path.is_file():
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            return saved["mean"], saved["cov"]
+        self.real_extractions += 1
+        feats = torch.cat([self.classifier(chunk)[1] for chunk in self.real_images.split(self.batch_size)])
+        mean, cov = mean_cov(feats)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            torch.save({"mean": mean, "cov": cov}, tmp)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+        return mean, cov
+
+    @torch.no_grad()
+    def evaluate(self, generate: Callable[[int], torch.Tensor], rank: int = 0, world_size: int = 1,
+                 gather: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, float]:
+        """Score ``num_samples`` samples; ``generate(n)`` returns n samples of this rank's share.
+
+        Under DDP every rank calls this; image statistics are summed across ranks by torchmetrics,
+        2-D samples are concatenated with ``gather`` (e.g. ``LightningModule.all_gather``).
+        """
+        n_local = shard(self.num_samples, rank, world_size)
+        if self.data.kind == "points":
+            samples = generate(n_local)
+            if gather is not None and world_size > 1:
+                samples = gather(samples).reshape(-1, 2)  # needs equal shards: num_samples divisible by world size
+            modes = mode_metrics(samples.cpu(), self.means, self.std)
+            return {f"metrics/modes_covered{self.tag}": float(modes["modes_covered"]),
+                    f"metrics/high_quality_fraction{self.tag}": modes["high_quality_fraction"]}
+        device = next(self.classifier.parameters()).device
+        stats = SampleStatistics(self.classifier.feature_dim, self.classifier.num_classes).to(device)
+        done = 0
+        while done < n_local:
+            n = min(self.batch_size, n_local - done)
+            logits, feats = self.classifier(generate(n).to(device))
+            stats.update(feats, logits.softmax(1))
+            done += n
+        out = stats.compute()  # all-reduces the sums when torch.distributed is initialised
+        fid = frechet_distance(out["mean"].cpu(), out["cov"].cpu(), self.real_mean, self.real_cov)
+        t = self.tag
+        return {
+            f"metrics/clf_fid{t}": fid,
+            f"metrics/clf_is{t}": float(out["is"]),
+            f"metrics/clf_classes_covered{t}": float(out["classes_covered"]),
+            f"metrics/clf_class_kl{t}": float(out["class_kl_uniform"]),
+        }

@@ -1,0 +1,146 @@
+"""FID / IS / class-coverage math, the digit classifier and the real-statistics cache."""
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+import torch
+
+from gan_lab.data.datasets import load, mixture_means
+from gan_lab.errors import ConfigError
+from gan_lab.metrics.classifier import load_or_train, train_classifier
+from gan_lab.metrics.evaluation import SampleEvaluator, count_tag, shard
+from gan_lab.metrics.statistics import SampleStatistics, frechet_distance, mean_cov
+
+
+@pytest.fixture(scope="session")
+def metrics_cache(tmp_path_factory):
+    """One classifier / real-statistics cache for all metrics tests of the session."""
+    path = tmp_path_factory.getbasetemp() / "gan_lab_cache"
+    old = os.environ.get("GAN_LAB_CACHE")
+    os.environ["GAN_LAB_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("GAN_LAB_CACHE", None)
+    else:
+        os.environ["GAN_LAB_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def mnist5k(metrics_cache):
+    return load("mnist5k", image_size=28, channels=1)
+
+
+def feeder(x: torch.Tensor):
+    """A ``generate(n)`` that hands out consecutive rows of ``x``."""
+    position = [0]
+
+    def take(n: int) -> torch.Tensor:
+        out = x[position[0]:position[0] + n]
+        position[0] += n
+        return out
+
+    return take
+
+
+def test_fid_of_identical_statistics_is_zero():
+    x = torch.randn(500, 8, generator=torch.Generator().manual_seed(0))
+    mean, cov = mean_cov(x)
+    assert abs(frechet_distance(mean, cov, mean, cov)) < 1e-9
+
+
+def test_fid_matches_closed_form_for_diagonal_gaussians():
+    # Heusel et al. eq. (6) with diagonal covariances: |mu1-mu2|^2 + sum(s1 + s2 - 2 sqrt(s1 s2))
+    mu1, mu2 = torch.tensor([0.0, 1.0, 2.0]), torch.tensor([1.0, 1.0, 0.0])
+    s1, s2 = torch.tensor([1.0, 4.0, 9.0]), torch.tensor([4.0, 1.0, 1.0])
+    expected = 1 + 0 + 4 + (1 + 4 - 4) + (4 + 1 - 4) + (9 + 1 - 6)  # = 11
+    assert frechet_distance(mu1, torch.diag(s1), mu2, torch.diag(s2)) == pytest.approx(expected, abs=1e-9)
+
+
+def test_running_sums_give_the_sample_mean_and_covariance():
+    x = torch.randn(300, 5, generator=torch.Generator().manual_seed(1)) * 3 + 2
+    stats = SampleStatistics(5, 3)
+    for chunk in x.split(64):
+        stats.update(chunk, torch.full((len(chunk), 3), 1 / 3))
+    out = stats.compute()
+    mean, cov = mean_cov(x)
+    torch.testing.assert_close(out["mean"], mean)
+    torch.testing.assert_close(out["cov"], cov)
+    assert out["n"] == 300
+
+
+@pytest.mark.parametrize("k", [2, 10])
+def test_inception_score_of_confident_uniform_predictions_is_k(k):
+    probs = torch.eye(k).repeat(7, 1)  # every class equally often, each prediction one-hot
+    stats = SampleStatistics(2, k)
+    stats.update(torch.randn(len(probs), 2), probs)
+    out = stats.compute()
+    assert float(out["is"]) == pytest.approx(k, rel=1e-6)
+    assert float(out["classes_covered"]) == k
+    assert float(out["class_kl_uniform"]) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_inception_score_of_constant_predictions_is_one():
+    probs = torch.softmax(torch.tensor([[2.0, 0.5, -1.0]]), 1).repeat(20, 1)
+    stats = SampleStatistics(2, 3)
+    stats.update(torch.randn(20, 2), probs)
+    out = stats.compute()
+    assert float(out["is"]) == pytest.approx(1.0, abs=1e-9)
+    assert float(out["classes_covered"]) == 1
+    assert float(out["class_kl_uniform"]) == pytest.approx(math.log(3), rel=1e-9)  # one class of 3: KL = log 3
+
+
+def test_names_and_shards():
+    assert count_tag(5000) == "5k" and count_tag(2500) == "2500"
+    assert [shard(10, r, 3) for r in range(3)] == [4, 3, 3]
+
+
+def test_classifier_training_is_deterministic(mnist5k):
+    a = train_classifier(mnist5k.train_x[:256], mnist5k.train_y[:256], 10, seed=3, epochs=1)
+    b = train_classifier(mnist5k.train_x[:256], mnist5k.train_y[:256], 10, seed=3, epochs=1)
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(p, q), name
+
+
+def test_classifier_accuracy_and_cache(mnist5k):
+    model, info = load_or_train("mnist5k", mnist5k, seed=0)
+    assert info["val_accuracy"] >= 0.97  # on the 1,000 held-out digits
+    again, info2 = load_or_train("mnist5k", mnist5k, seed=0)
+    assert info2["cached"] and info2["val_accuracy"] == info["val_accuracy"]
+    for p, q in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(p, q)
+
+
+def test_real_statistics_are_cached_and_real_digits_score_well(mnist5k):
+    SampleEvaluator("mnist5k", mnist5k, num_samples=1000).stats_path().unlink(missing_ok=True)  # start cold
+    first = SampleEvaluator("mnist5k", mnist5k, num_samples=1000)
+    second = SampleEvaluator("mnist5k", mnist5k, num_samples=1000)
+    assert (first.real_extractions, second.real_extractions) == (1, 0)  # second: cache hit
+    torch.testing.assert_close(first.real_cov, second.real_cov)
+
+    real = second.evaluate(feeder(mnist5k.val_x))  # the 1,000 held-out digits, in batches
+    noise = second.evaluate(lambda n: torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1)
+    assert real["metrics/clf_fid1k"] < 0.05 * noise["metrics/clf_fid1k"]
+    assert real["metrics/clf_is1k"] > 8.5  # 10 balanced classes, ~98% confident
+    assert real["metrics/clf_classes_covered1k"] == 10
+
+
+def test_fid_refuses_fewer_samples_than_feature_dims(mnist5k):
+    with pytest.raises(ConfigError, match="metrics.num_samples=1000"):
+        SampleEvaluator("mnist5k", mnist5k, num_samples=10)
+
+
+def test_unlabelled_dataset_is_refused_with_the_fix():
+    with pytest.raises(ConfigError, match="metrics=none"):
+        SampleEvaluator("celeba", None, num_samples=1000)
+
+
+def test_mode_coverage_on_ring8():
+    data = load("ring8", std=0.01, num_train=100, num_val=100)
+    evaluator = SampleEvaluator("ring8", data, num_samples=80, std=0.01)
+    means = mixture_means("ring8")
+    all_modes = evaluator.evaluate(lambda n: means.repeat(n // 8, 1))
+    one_mode = evaluator.evaluate(lambda n: means[:1].repeat(n, 1))
+    assert all_modes == {"metrics/modes_covered80": 8.0, "metrics/high_quality_fraction80": 1.0}
+    assert one_mode["metrics/modes_covered80"] == 1.0
