@@ -25,6 +25,7 @@ FAST = [
     "trainer.log_every_n_steps=2",
     "samples.every_n_steps=0",
     "checkpoint.every_n_steps=0",
+    "metrics=none",  # metrics have their own tests; the rest need not pay for them
 ]
 # small nets: append to the overrides of a test that picks the model
 SMALL_DCGAN = ["model.generator.width=8", "model.discriminator.width=8"]

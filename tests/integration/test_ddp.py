@@ -13,7 +13,7 @@ def test_ddp_multirun_keeps_ranks_identical_and_writes_one_folder_per_job(cli, t
         "-m", "trainer=ddp_cpu", "loss=nonsaturating,wgan_gp", "trainer.max_steps=6", "trainer.log_every_n_steps=2",
         "optim.d_steps_per_g_step=2", "trick=[feature_matching,minibatch_discrimination,historical_averaging,virtual_bn]",
         "tricks.minibatch_discrimination.num_kernels=8", "samples.every_n_steps=3",
-        "checkpoint.every_n_steps=3", "logger=csv", "trainer.enable_progress_bar=false", *SMALL_DCGAN,
+        "checkpoint.every_n_steps=3", "logger=csv", "trainer.enable_progress_bar=false", "metrics=none", *SMALL_DCGAN,
         "data.batch_size=16", "hydra.sweep.dir=" + str(tmp_path / "sweep"),
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -46,7 +46,7 @@ def test_two_nodes_of_one_process_on_localhost(tmp_path):
         port = s.getsockname()[1]
     run_dir = tmp_path / "run"
     command = [sys.executable, str(ROOT / "train.py"), "trainer=ddp_cpu", "trainer.devices=1", "trainer.num_nodes=2",
-               "trainer.max_steps=4", "logger=none", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false", *SMALL_DCGAN]
+               "trainer.max_steps=4", "logger=none", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false", "metrics=none", *SMALL_DCGAN]
     nodes = [
         subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          env={**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "NODE_RANK": str(n), "LOCAL_RANK": "0"})
@@ -69,7 +69,7 @@ def test_torchrun_launch(tmp_path):
     run_dir = tmp_path / "run"
     result = subprocess.run(
         [shutil.which("torchrun"), "--nproc_per_node=2", str(ROOT / "train.py"), "trainer=ddp_cpu", "trainer.max_steps=4",
-         "logger=none", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false", *SMALL_DCGAN],
+         "logger=none", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false", "metrics=none", *SMALL_DCGAN],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -34,7 +34,7 @@ def test_wandb_goes_online_only_when_logged_in_or_asked(monkeypatch, tmp_path):
 def test_multirun_logs_each_job_to_its_own_offline_wandb_run_in_one_group(cli, tmp_path):
     result = cli("-m", "seed=1,2", "name=ablation", "trainer.max_steps=4", "trainer.log_every_n_steps=2",
                  "samples.every_n_steps=0", "checkpoint.every_n_steps=0", "trainer.enable_progress_bar=false",
-                 "model.generator.width=8", "model.discriminator.width=8", env={"WANDB_MODE": ""})
+                 "model.generator.width=8", "model.discriminator.width=8", "metrics=none", env={"WANDB_MODE": ""})
     assert result.returncode == 0, result.stderr[-3000:]
     runs = sorted((tmp_path / "multirun").glob("*/wandb/offline-run-*/run-*.wandb"))
     assert len(runs) == 2 and runs[0].name != runs[1].name

@@ -13,7 +13,8 @@ from gan_lab.train import build_run
 from tests.conftest import ROOT, SMALL_DCGAN, compose_cfg
 
 COMMON = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "trainer.max_steps=120",
-          "trainer.log_every_n_steps=10", "samples.every_n_steps=10", "checkpoint.every_n_steps=40", *SMALL_DCGAN]
+          "trainer.log_every_n_steps=10", "samples.every_n_steps=10", "checkpoint.every_n_steps=40", "metrics=none",
+          *SMALL_DCGAN]
 
 
 @pytest.mark.slow

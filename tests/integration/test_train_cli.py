@@ -10,7 +10,7 @@ from tests.wandb_offline import history
 MODELS = ["dcgan", "dcgan_upsample", "gan_mlp"]
 LOSSES = ["minimax", "nonsaturating", "wasserstein", "wgan_gp", "hinge"]
 QUICK = ["logger=csv", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "samples.every_n_steps=0",
-         "checkpoint.every_n_steps=0", "trainer.log_every_n_steps=1", "trainer.max_steps=2", "data.batch_size=8"]
+         "checkpoint.every_n_steps=0", "trainer.log_every_n_steps=1", "trainer.max_steps=2", "data.batch_size=8", "metrics=none"]
 
 
 def _summaries(sweep_dir: Path) -> list[dict]:

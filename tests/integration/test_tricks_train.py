@@ -29,7 +29,7 @@ def test_all_five_tricks_train_together_on_ring8(cfg_factory):
 @pytest.mark.slow
 def test_trick_glob_sweeps_every_trick(cli, tmp_path):
     result = cli("-m", "trick=glob(*)", "logger=csv", "trainer.max_steps=2", "samples.every_n_steps=0",
-                 "checkpoint.every_n_steps=0", "trainer.enable_progress_bar=false", "data.batch_size=8", *SMALL_DCGAN)
+                 "checkpoint.every_n_steps=0", "trainer.enable_progress_bar=false", "data.batch_size=8", "metrics=none", *SMALL_DCGAN)
     assert result.returncode == 0, result.stderr[-3000:]
     tricks = sorted(json.loads(p.read_text())["tricks"][0] for p in (tmp_path / "multirun").glob("*/summary.json"))
     assert tricks == ["feature_matching", "historical_averaging", "label_smoothing", "minibatch_discrimination", "virtual_bn"]
@@ -39,7 +39,7 @@ def test_trick_glob_sweeps_every_trick(cli, tmp_path):
 def test_improved_gan_ablation_preset_runs_the_table_3_rows(cli, tmp_path):
     result = cli("experiment=improved_gan_ablation", "data=mnist5k", "logger=none", "trainer.max_steps=2",
                  "samples.every_n_steps=0", "checkpoint.every_n_steps=0", "trainer.enable_progress_bar=false",
-                 "data.batch_size=16", *SMALL_DCGAN)
+                 "data.batch_size=16", "metrics=none", *SMALL_DCGAN)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [json.loads((tmp_path / "multirun" / str(i) / "summary.json").read_text())["tricks"] for i in range(6)]
     assert rows == [
