@@ -15,6 +15,7 @@ CONF = str(ROOT / "conf")
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+os.environ["GAN_LAB_OFFLINE"] = "1"  # tests never download (Inception weights are built by the tests)
 
 # small, fast settings shared by the tests (each test adds its own overrides)
 FAST = [
@@ -69,3 +70,24 @@ def cli(tmp_path):
         return run_cli([*flags, *dirs, *overrides], tmp_path, timeout, env)
 
     return call
+
+
+@pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory) -> Path:
+    """A torch-fidelity InceptionV3 weights file with random weights, built once per session."""
+    from tests.inception_weights import build_random_inception_weights
+
+    return build_random_inception_weights(tmp_path_factory.getbasetemp() / "inception" / "weights.pth")
+
+
+@pytest.fixture(scope="session")
+def gan_lab_cache(tmp_path_factory):
+    """One $GAN_LAB_CACHE (classifier, real statistics) for the metrics tests of the session."""
+    path = tmp_path_factory.getbasetemp() / "gan_lab_cache"
+    old = os.environ.get("GAN_LAB_CACHE")
+    os.environ["GAN_LAB_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("GAN_LAB_CACHE", None)
+    else:
+        os.environ["GAN_LAB_CACHE"] = old

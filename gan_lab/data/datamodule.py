@@ -42,15 +42,16 @@ class GANDataModule(L.LightningDataModule):
         self.options = options
         self.data: Prepared | None = None
 
-    def prepare(self, world_size: int = 1) -> Prepared:
-        """Load the data (once) and check it can feed batches of ``batch_size`` on every rank."""
+    def prepare(self, world_size: int = 1, for_training: bool = True) -> Prepared:
+        """Load the data (once) and check it can feed batches of ``batch_size`` on every rank
+        (``for_training=False``: evaluation only reads it)."""
         if self.data is None:
             opts = dict(self.options)
             if self.kind == "image":
                 opts.update(image_size=self.image_size, channels=self.channels)
             self.data = load(self.name, **opts)
         per_rank = self.data.num_train // max(world_size, 1)
-        if self.batch_size > per_rank:
+        if for_training and self.batch_size > per_rank:
             raise DataError(
                 f"data.batch_size={self.batch_size} is larger than the {self.data.num_train} training examples of "
                 f"data={self.name}" + (f" split over {world_size} ranks" if world_size > 1 else "")

@@ -105,4 +105,6 @@ def test_evaluate_cli_scores_a_checkpoint(cfg_factory, metrics_cache, capsys):
     assert scores["metrics/protocol"]["num_samples"] == 100
     assert scores["metrics/clf_fid100"] > 0 and 1.0 <= scores["metrics/clf_is100"] <= 10.0
     assert main(["num_samples=100"]) == 2
-    assert "gan-lab: error: unknown or missing arguments ['ckpt_path']" in capsys.readouterr().err
+    assert "gan-lab: error: give exactly one of ckpt_path= or folder=" in capsys.readouterr().err
+    assert main([f"ckpt_path={summary['last_checkpoint']}", "bogus=1"]) == 2
+    assert "unknown argument 'bogus'" in capsys.readouterr().err

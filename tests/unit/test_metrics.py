@@ -144,3 +144,26 @@ def test_mode_coverage_on_ring8():
     one_mode = evaluator.evaluate(lambda n: means[:1].repeat(n, 1))
     assert all_modes == {"metrics/modes_covered80": 8.0, "metrics/high_quality_fraction80": 1.0}
     assert one_mode["metrics/modes_covered80"] == 1.0
+
+
+def test_nearest_l1_against_hand_computed_distances():
+    from gan_lab.metrics.memorization import nearest_l1
+
+    train = torch.tensor([[0.0, 0.0], [1.0, 1.0], [-1.0, 1.0]])
+    queries = torch.tensor([[0.9, 1.0], [-1.0, 0.0], [0.0, 0.0]])
+    dists, idx = nearest_l1(queries, train, chunk=2)  # chunks must not change the answer
+    # |0.9-1|+|1-1| = 0.1 -> /2 dims; [-1,0]: to [0,0] 1, to [-1,1] 1 (first wins); [0,0] itself
+    assert torch.allclose(dists, torch.tensor([0.05, 0.5, 0.0]))
+    assert idx.tolist() == [1, 0, 0]
+
+
+def test_memorization_report_flags_copied_training_images():
+    from gan_lab.metrics.memorization import memorization_report
+
+    g = torch.Generator().manual_seed(0)
+    train, heldout = torch.rand(50, 1, 4, 4, generator=g) * 2 - 1, torch.rand(20, 1, 4, 4, generator=g) * 2 - 1
+    copied, pairs = memorization_report(train[:20], train, heldout)
+    assert copied["metrics/nn_l1_generated"] == 0.0 and copied["metrics/nn_l1_ratio"] == 0.0
+    assert torch.equal(pairs[:8], pairs[8:])  # every sample's nearest neighbour is itself
+    fresh, _ = memorization_report(torch.rand(20, 1, 4, 4, generator=g) * 2 - 1, train, heldout)
+    assert 0.5 < fresh["metrics/nn_l1_ratio"] < 2.0  # new samples sit as far as held-out real images
