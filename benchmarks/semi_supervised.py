@@ -7,7 +7,7 @@ Each run is the real ``gan_lab.train.run`` (CSV logger, no checkpoints, no sampl
 errors are counted on mnist5k's 1,000 held-out digits with D's EMA (the original code's
 protocol) and with D itself.
 
-    OMP_NUM_THREADS=1 python benchmarks/semi_supervised.py                 # 3 seeds, 3000 steps
+    OMP_NUM_THREADS=1 python benchmarks/semi_supervised.py                 # 3 seeds, 6000 steps (the preset)
     python benchmarks/semi_supervised.py --seeds 0 1 2 3 4 --steps 6000 --out table.json
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ def one_run(preset: str, seed: int, steps: int) -> dict:
     overrides = [
         f"experiment={preset}", f"seed={seed}", f"trainer.max_steps={steps}", "logger=csv",
         "trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=100",
-        "samples.every_n_steps=null", "checkpoint.every_n_steps=0",
+        "samples.every_n_steps=null", "checkpoint.every_n_steps=0", "metrics=none",
     ]
     with tempfile.TemporaryDirectory() as tmp:
         summary = run(compose_cfg(overrides, run_dir=Path(tmp), fast=False))
@@ -48,7 +48,7 @@ def mean_std(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=3000, help="iterations of batch 100 (40 per mnist5k epoch)")
+    parser.add_argument("--steps", type=int, default=6000, help="iterations of batch 100 (40 per mnist5k epoch)")
     parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON")
     args = parser.parse_args()
     started = time.perf_counter()

@@ -33,3 +33,7 @@ def check_config(cfg: Any) -> None:
             value = cfg[group].get(key)
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise ConfigError(f"{group}.{key}={value}: must be an integer >= 0 (0 turns it off)")
+    if cfg.get("task", "unconditional") != "unconditional":  # Improved-GAN §5: labels per class, labelled data
+        from gan_lab.semi_supervised.build import check_task_config
+
+        check_task_config(cfg)

@@ -119,7 +119,7 @@ class SemiSupervisedGAN(GAN):
         if g_turn:
             with frozen(self.discriminator):
                 _, fake_features = self.discriminator(fake)
-                g_loss = feature_matching_loss(unl_features.detach(), fake_features)
+                g_loss = feature_matching_loss(unl_features.detach(), fake_features) / fake_features.shape[1]  # mean, as the original
                 g_opt.zero_grad(set_to_none=True)
                 self.manual_backward(g_loss)
             self._uncounted_step(g_opt)

@@ -45,6 +45,13 @@ def test_each_step_uses_a_labelled_an_unlabelled_and_a_fake_batch(cfg_factory):
     assert not torch.equal(module.discriminator_ema.head[-1].bias, module.discriminator.head[-1].bias)
 
 
+def test_the_preset_ramps_both_learning_rates_down_to_zero_at_max_steps(cfg_factory):
+    built, _ = _train(cfg_factory("experiment=ssgan_mnist", *TINY, "trainer.max_steps=6"))
+    # constant for 2/3 of the 6 steps, then linearly to 0 (the original code's schedule)
+    for opt in built.module.optimizers():
+        assert opt.param_groups[0]["initial_lr"] == 0.003 and opt.param_groups[0]["lr"] == 0.0
+
+
 def test_ema_update_is_lerp_towards_d(cfg_factory):
     module = build_run(cfg_factory("experiment=ssgan_mnist", *TINY, "semi_supervised.ema_decay=0.9")).module
     with torch.no_grad():
@@ -81,11 +88,18 @@ def test_supervised_baseline_trains_d_on_the_same_subset_and_leaves_g_alone(cfg_
     [
         ("trick=label_smoothing", "drop the trick= option"),
         ("task=conditional", "use task=unconditional, task=semi_supervised or task=supervised"),
+        ("model.discriminator.out_dim=5", "out_dim=5 but data=mnist5k has 10 classes: set model.discriminator.out_dim=10"),
     ],
 )
 def test_bad_semi_supervised_options_say_what_to_type(cfg_factory, override, message):
     with pytest.raises(ConfigError, match=message):
         build_run(cfg_factory("experiment=ssgan_mnist", *TINY, override))
+
+
+def test_any_k_logit_discriminator_works_dcgan(cfg_factory):
+    summary = run(cfg_factory("data=mnist5k", "model=dcgan", "model.discriminator.out_dim=10", "task=semi_supervised",
+                              "data.labels_per_class=2", "data.batch_size=20", "trainer.max_steps=2"))
+    assert summary["metrics"]["metrics/labelled_examples"] == 20 and 0 <= summary["metrics"]["metrics/test_error"] <= 1
 
 
 @pytest.mark.slow

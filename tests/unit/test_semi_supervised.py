@@ -102,3 +102,29 @@ def test_count_errors_counts_wrong_argmax_in_eval_mode():
     y = torch.tensor([1, 0, 1, 2, 1])
     assert count_errors(d, torch.zeros(5, 1, 28, 28), y, batch_size=2).item() == 2
     assert d.training  # mode restored
+
+
+def test_linear_ramp_down_is_constant_then_linear_to_zero():
+    from gan_lab.optim import linear_ramp_down
+
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.003)
+    sched = linear_ramp_down(opt, total_steps=9, start_fraction=2 / 3)  # constant for 6 steps, then 3 to 0
+    lrs = []
+    for _ in range(9):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx([0.003] * 7 + [0.002, 0.001])  # step 6: (9-6)/3 = 1; 7: 2/3; 8: 1/3
+    assert opt.param_groups[0]["lr"] == 0.0
+    with pytest.raises(ConfigError, match="start_fraction"):
+        linear_ramp_down(opt, total_steps=10, start_fraction=1.0)
+
+
+def test_weight_norm_directions_start_at_the_originals_scale():
+    from gan_lab.nets.ssgan_mnist import wn_linear
+
+    torch.manual_seed(0)
+    layer = wn_linear(1000, 500)
+    v = layer.parametrizations.weight.original1
+    assert v.std().item() == pytest.approx(0.1, rel=0.02)  # the original's N(0, 0.1^2), not PyTorch's ~0.018
+    assert torch.equal(layer.bias, torch.zeros(500))
