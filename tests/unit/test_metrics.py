@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
 
 import pytest
 import torch
@@ -15,20 +14,7 @@ from gan_lab.metrics.statistics import SampleStatistics, frechet_distance, mean_
 
 
 @pytest.fixture(scope="session")
-def metrics_cache(tmp_path_factory):
-    """One classifier / real-statistics cache for all metrics tests of the session."""
-    path = tmp_path_factory.getbasetemp() / "gan_lab_cache"
-    old = os.environ.get("GAN_LAB_CACHE")
-    os.environ["GAN_LAB_CACHE"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("GAN_LAB_CACHE", None)
-    else:
-        os.environ["GAN_LAB_CACHE"] = old
-
-
-@pytest.fixture(scope="session")
-def mnist5k(metrics_cache):
+def mnist5k(gan_lab_cache):
     return load("mnist5k", image_size=28, channels=1)
 
 
