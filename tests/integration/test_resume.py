@@ -43,3 +43,21 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, model):
     for opt_full, opt_resumed in zip(full.trainer.optimizers, resumed.trainer.optimizers):
         for s_full, s_res in zip(opt_full.state.values(), opt_resumed.state.values()):
             assert all(torch.equal(s_full[k], s_res[k]) for k in s_full)
+
+
+def test_semi_supervised_resumes_exactly_mid_schedule(tmp_path):
+    """The K+1 GAN: labelled / unlabelled / fake batches, Gaussian-noise RNG, D's EMA and the LR
+    ramp-down (defined on trainer.max_steps, so the resumed run keeps max_steps) continue exactly."""
+    common = ["experiment=ssgan_mnist", "model.generator.hidden=[16,16]", "model.discriminator.hidden=[32,16]",
+              "data.labels_per_class=2", "data.batch_size=800", "checkpoint.every_n_steps=7", "trainer.max_steps=12",
+              "trainer.log_every_n_steps=3", "samples.every_n_steps=0"]
+    full = _train(tmp_path, "full", common)
+    ckpt = tmp_path / "full" / "checkpoints" / "step_0000007.ckpt"
+    assert ckpt.is_file()
+    resumed = _train(tmp_path, "resumed", [*common, f"ckpt_path={ckpt}"])
+    assert resumed.trainer.global_step == 12
+    expected, actual = full.module.state_dict(), resumed.module.state_dict()
+    assert any("discriminator_ema" in key for key in expected)
+    for key in expected:
+        assert torch.equal(expected[key], actual[key]), key
+    assert [o.param_groups[0]["lr"] for o in resumed.trainer.optimizers] == [o.param_groups[0]["lr"] for o in full.trainer.optimizers]
