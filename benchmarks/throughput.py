@@ -26,21 +26,25 @@ from tests.conftest import compose_cfg  # noqa: E402
 
 
 class Stopwatch(L.Callback):
-    def __init__(self, warmup: int) -> None:
-        self.warmup, self.start, self.end = warmup, None, None
+    """From the start of iteration ``warmup`` to the end of the last iteration: the training steps
+    only, not the end-of-run work of other callbacks (final metrics, memorization check)."""
+
+    def __init__(self, warmup: int, last: int) -> None:
+        self.warmup, self.last, self.start, self.end = warmup, last, None, None
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx):
         if trainer.global_step == self.warmup:
             self.start = time.perf_counter()
 
-    def on_train_end(self, trainer, module):
-        self.end = time.perf_counter()
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if trainer.global_step == self.last:
+            self.end = time.perf_counter()
 
 
 def gan_lab_round(overrides: list[str], steps: int, warmup: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         run = build_run(compose_cfg([*overrides, f"trainer.max_steps={steps + warmup}"], run_dir=Path(tmp), fast=False))
-        watch = Stopwatch(warmup)
+        watch = Stopwatch(warmup, steps + warmup)
         run.trainer.callbacks.append(watch)
         run.trainer.fit(run.module, datamodule=run.datamodule)
         return steps * run.datamodule.batch_size / (watch.end - watch.start)
