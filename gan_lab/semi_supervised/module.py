@@ -128,7 +128,8 @@ class SemiSupervisedGAN(GAN):
         if self.d_scheduler_factory is not None or self.g_scheduler_factory is not None:
             schedulers = self.lr_schedulers()
             for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
-                scheduler.step()
+                if semi or scheduler.optimizer is not g_opt.optimizer:  # task=supervised never steps G
+                    scheduler.step()
         self._track_finite(iteration, d_loss, g_loss)
         if should_log:
             values["train/d_loss"] = d_loss.detach()
