@@ -36,8 +36,8 @@ class SampleMetrics(L.Callback):
         if extractor not in ("classifier", "inception"):
             raise ConfigError(f"metrics extractor={extractor!r}: use metrics=classifier or metrics=inception")
         self.extractor = extractor
-        self.inception_options = dict(weights=inception_weights, num_real=num_real, is_splits=int(is_splits),
-                                      kid_subsets=int(kid_subsets), kid_subset_size=int(kid_subset_size))
+        self.inception_options = dict(num_real=num_real, is_splits=int(is_splits), kid_subsets=int(kid_subsets),
+                                      kid_subset_size=int(kid_subset_size))
         self.memorization_samples, self.out_dir = int(memorization_samples or 0), out_dir
         self.disabled = False
         self._inception = None
@@ -73,10 +73,9 @@ class SampleMetrics(L.Callback):
             from gan_lab.metrics.inception import InceptionEvaluator
 
             weights, extractor = self._inception
-            opts = {k: v for k, v in self.inception_options.items() if k != "weights"}
             self.evaluator = InceptionEvaluator(
                 self.dataset, data, self.num_samples, self.batch_size, real_split=self.real_split, seed=self.seed,
-                extractor=extractor, weights_path=weights, **opts,
+                extractor=extractor, weights_path=weights, **self.inception_options,
             ).to(pl_module.device)
             self.evaluator.prepare_real(trainer.global_rank, trainer.world_size, barrier=trainer.strategy.barrier)
             return
@@ -123,10 +122,8 @@ class SampleMetrics(L.Callback):
             log.info("memorization check skipped: it needs an in-memory image dataset")
             return
         gen = torch.Generator(device=module.device).manual_seed(self.seed + 7)
-        samples = torch.cat([
-            module.generate(module.generator.sample_z(n, device=module.device, generator=gen)).cpu()
-            for n in [min(self.batch_size, self.memorization_samples - i) for i in range(0, self.memorization_samples, self.batch_size)]
-        ])
+        z = module.generator.sample_z(self.memorization_samples, device=module.device, generator=gen)
+        samples = module.generate(z, batch_size=self.batch_size).cpu()
         values, pairs = memorization_report(samples, data.train_x, data.val_x)
         self.last.update(values)
         for logger in trainer.loggers:

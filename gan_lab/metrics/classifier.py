@@ -13,14 +13,13 @@ Training is deterministic (fixed seed, local generator) and cached on disk under
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from gan_lab.data.datasets import cache_dir
+from gan_lab.data.datasets import cache_dir, write_cache
 
 log = logging.getLogger("gan_lab")
 
@@ -99,12 +98,7 @@ def load_or_train(dataset: str, data, seed: int = 0) -> tuple[DigitClassifier, d
         info = {"val_accuracy": acc, "path": str(path), "cached": False}
         log.info("digit classifier for %s trained: %.2f%% on %d held-out images", dataset, 100 * acc,
                  0 if data.val_x is None else len(data.val_x))
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            torch.save({"state_dict": model.state_dict(), "num_classes": model.num_classes, "val_accuracy": acc}, tmp)
-            os.replace(tmp, path)  # atomic: concurrent runs never read half a file
-        except OSError:
-            pass  # read-only cache: retrain next time
+        # where the cache is not writable the classifier is retrained next time
+        write_cache({"state_dict": model.state_dict(), "num_classes": model.num_classes, "val_accuracy": acc}, path)
     model.eval().requires_grad_(False)
     return model, info

@@ -8,13 +8,12 @@ train split.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from gan_lab.data.datasets import cache_dir, mixture_means
+from gan_lab.data.datasets import cache_dir, mixture_means, write_cache
 from gan_lab.errors import ConfigError
 from gan_lab.metrics.classifier import load_or_train
 from gan_lab.metrics.modes import mode_metrics
@@ -97,13 +96,7 @@ class SampleEvaluator:
         self.real_extractions += 1
         feats = torch.cat([self.classifier(chunk)[1] for chunk in self.real_images.split(self.batch_size)])
         mean, cov = mean_cov(feats)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            torch.save({"mean": mean, "cov": cov}, tmp)
-            os.replace(tmp, path)
-        except OSError:
-            pass
+        write_cache({"mean": mean, "cov": cov}, path)
         return mean, cov
 
     @torch.no_grad()

@@ -30,7 +30,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from gan_lab.data.datasets import cache_dir
+from gan_lab.data.datasets import cache_dir, write_cache
 from gan_lab.errors import ConfigError
 
 log = logging.getLogger("gan_lab")
@@ -217,13 +217,8 @@ class InceptionEvaluator:
             feats.append(self.extract(batch)[0].cpu())
             self.real_extractions += len(batch)
         features = torch.cat(feats)
-        try:  # atomic: a concurrent run sees the whole file or none
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            torch.save({"features": features}, tmp)
-            os.replace(tmp, path)
-        except OSError as err:
-            log.warning("could not cache real Inception features at %s: %s", path, err)
+        if not write_cache({"features": features}, path):
+            log.warning("could not cache real Inception features at %s (not writable): they are extracted again next time", path)
         return features
 
     def prepare_real(self, rank: int = 0, world_size: int = 1, barrier: Callable[[], None] | None = None) -> None:

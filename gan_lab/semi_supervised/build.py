@@ -41,8 +41,7 @@ def check_task_config(cfg: DictConfig) -> None:
 def build_semi_supervised_module(cfg: DictConfig, datamodule) -> SemiSupervisedGAN:
     from gan_lab.train import build_nets, run_dir_of
 
-    check_task_config(cfg)
-    task = cfg.task
+    task = cfg.task  # checked by gan_lab.checks.check_config (check_task_config) before any data is loaded
     data = datamodule.prepare()
     if data.train_y is None or data.val_y is None:
         raise ConfigError(f"task={task}: data={cfg.data.name} has no class labels with a test split: use {LABELLED_DATA}")
@@ -56,10 +55,6 @@ def build_semi_supervised_module(cfg: DictConfig, datamodule) -> SemiSupervisedG
     seed = cfg.data.get("labelled_seed")
     seed = cfg.seed if seed is None else seed
     num_classes = data.num_classes or int(data.train_y.max()) + 1
-    out_dim = int(cfg.model.discriminator.out_dim)
-    if out_dim != num_classes:  # §5: one logit per real class; the fake class's logit is the fixed 0
-        raise ConfigError(f"task={task}: model.discriminator.out_dim={out_dim} but data={cfg.data.name} has {num_classes} classes: "
-                          f"set model.discriminator.out_dim={num_classes}")
     if labels_per_class is None:  # task=supervised on every label
         index = torch.arange(len(data.train_y))
     else:
