@@ -1,10 +1,17 @@
 """Score generated samples against a dataset: classifier FID / IS / class coverage, or 2-D mode coverage.
 
 Used by the training callback (``gan_lab/callbacks/metrics.py``) and ``python -m gan_lab.evaluate``.
-Real statistics are computed once per (dataset, split, resolution, extractor, count) and cached on
-disk under ``cache_dir()/real_stats``. Names follow the protocol (StyleGAN2-ADA convention):
-``metrics/clf_fid5k`` = FID on the digit classifier's features, 5,000 generated samples vs the whole
-train split.
+Real statistics (mean, covariance and the features themselves) are computed once per (dataset,
+split, resolution, extractor, count) and cached on disk under ``cache_dir()/real_stats``. Names
+follow the protocol (StyleGAN2-ADA convention): ``metrics/clf_fid5k`` = FID on the digit
+classifier's features, 5,000 generated samples vs the whole train split.
+
+Images also get the k-NN metrics of ``gan_lab.metrics.precision_recall`` on the classifier's
+penultimate features: ``metrics/clf_precision5k``, ``clf_recall5k`` (Kynkäänniemi et al. 2019, k = 3),
+``clf_density5k``, ``clf_coverage5k`` (Naeem et al. 2020, k = 5), 5,000 generated vs at most as many
+real features (a fixed subset of a larger train split). Under DDP the generated features are
+all-gathered (``torch.distributed.all_gather``, uneven shards padded) and every rank computes them.
+2-D points keep their mode metrics only.
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ import torch
 
 from gan_lab.data.datasets import cache_dir, mixture_means, write_cache
 from gan_lab.errors import ConfigError
+from gan_lab.metrics import precision_recall as prc
 from gan_lab.metrics.classifier import load_or_train
 from gan_lab.metrics.modes import mode_metrics
 from gan_lab.metrics.statistics import SampleStatistics, frechet_distance, mean_cov
@@ -67,12 +75,16 @@ class SampleEvaluator:
                 f"metrics.num_samples={self.num_samples} is fewer than the {dim} feature dimensions: FID's covariance "
                 f"would be singular; set metrics.num_samples={max(1000, dim)} or more"
             )
-        self.real_mean, self.real_cov = self.real_statistics()
+        self.real_mean, self.real_cov, features = self.real_statistics()
+        self.real_features = prc.real_subset(features, self.num_samples)  # the k-NN metrics' real set
+        n = int(self.real_features.shape[0])
         self.protocol = {
             "extractor": f"digit classifier ({dim}-d penultimate features, {100 * info['val_accuracy']:.1f}% held-out accuracy)",
             "classifier_path": info["path"],
             "num_samples": self.num_samples,
             "real": f"{dataset} {real_split} split ({self.num_real} images)",
+            "prdc": prc.protocol(n, self.num_real, self.num_samples) if prc.enough(n, self.num_samples) else
+            f"skipped: k-NN metrics need more than 5 real and 3 generated samples ({n} and {self.num_samples})",
         }
 
     @property
@@ -88,16 +100,19 @@ class SampleEvaluator:
         return cache_dir() / "real_stats" / f"{self.dataset}_{self.real_split}_{size}px_clf-seed{self.classifier_seed}_n{self.num_real}.pt"
 
     @torch.no_grad()
-    def real_statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def real_statistics(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mean, covariance, features [num_real, D]) of the real images, cached together in one file:
+        a file of an older version without the features counts as a miss and is rewritten."""
         path = self.stats_path()
         if path.is_file():
             saved = torch.load(path, map_location="cpu", weights_only=True)
-            return saved["mean"], saved["cov"]
+            if "features" in saved:
+                return saved["mean"], saved["cov"], saved["features"]
         self.real_extractions += 1
-        feats = torch.cat([self.classifier(chunk)[1] for chunk in self.real_images.split(self.batch_size)])
+        feats = torch.cat([self.classifier(chunk)[1] for chunk in self.real_images.split(self.batch_size)]).cpu()
         mean, cov = mean_cov(feats)
-        write_cache({"mean": mean, "cov": cov}, path)
-        return mean, cov
+        write_cache({"mean": mean, "cov": cov, "features": feats}, path)
+        return mean, cov, feats
 
     @torch.no_grad()
     def evaluate(self, generate: Callable[[int], torch.Tensor], rank: int = 0, world_size: int = 1,
@@ -105,7 +120,8 @@ class SampleEvaluator:
         """Score ``num_samples`` samples; ``generate(n)`` returns n samples of this rank's share.
 
         Under DDP every rank calls this; image statistics are summed across ranks by torchmetrics,
-        2-D samples are concatenated with ``gather`` (e.g. ``LightningModule.all_gather``).
+        image features are all-gathered for the k-NN metrics (``precision_recall.gather_features``,
+        any shard sizes), 2-D samples are concatenated with ``gather`` (e.g. ``LightningModule.all_gather``).
         """
         n_local = shard(self.num_samples, rank, world_size)
         if self.data.kind == "points":
@@ -117,18 +133,25 @@ class SampleEvaluator:
                     f"metrics/high_quality_fraction{self.tag}": modes["high_quality_fraction"]}
         device = next(self.classifier.parameters()).device
         stats = SampleStatistics(self.classifier.feature_dim, self.classifier.num_classes).to(device)
-        done = 0
+        done, fake = 0, []
         while done < n_local:
             n = min(self.batch_size, n_local - done)
             logits, feats = self.classifier(generate(n).to(device))
             stats.update(feats, logits.softmax(1))
+            fake.append(feats)
             done += n
         out = stats.compute()  # all-reduces the sums when torch.distributed is initialised
         fid = frechet_distance(out["mean"].cpu(), out["cov"].cpu(), self.real_mean, self.real_cov)
         t = self.tag
-        return {
+        values = {
             f"metrics/clf_fid{t}": fid,
             f"metrics/clf_is{t}": float(out["is"]),
             f"metrics/clf_classes_covered{t}": float(out["classes_covered"]),
             f"metrics/clf_class_kl{t}": float(out["class_kl_uniform"]),
         }
+        fake = torch.cat(fake) if fake else torch.zeros(0, self.classifier.feature_dim, device=device)
+        fake = prc.gather_features(fake, world_size)  # a collective: every rank calls it
+        if prc.enough(self.real_features.shape[0], fake.shape[0]):
+            scores = prc.prdc(self.real_features.to(fake.device), fake)
+            values.update({f"metrics/clf_{name}{t}": value for name, value in scores.items()})
+        return values

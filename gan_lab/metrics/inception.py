@@ -9,8 +9,16 @@
   unbiased logits (torch-fidelity's choice): ``torchmetrics.image.inception``.
 * KID — Bińkowski et al. 2018, §3: unbiased MMD² with the cubic polynomial kernel, 100 subsets of
   1,000: ``torchmetrics.image.kid``.
+* Precision / recall (Kynkäänniemi et al. 2019, k = 3) and density / coverage (Naeem et al. 2020,
+  k = 5) on the pool3 features: ``gan_lab.metrics.precision_recall`` (precision / recall counted
+  as torch-fidelity's ``prc`` counts them), ``num_samples`` generated vs as many real features (all real
+  ones when there are fewer), logged as ``metrics/precision10k`` etc. (the count tag of
+  ``num_samples``, as the ``clf_*`` metrics).
 The torchmetrics metrics receive the precomputed features through an identity ``feature`` module,
-so their float64 sums, subset sampling and DDP state sync are torchmetrics' own code.
+so their float64 sums, subset sampling and DDP state sync are torchmetrics' own code. The k-NN
+metrics need the generated features themselves: each rank keeps its own, and they are all-gathered
+(``torch.distributed.all_gather`` via torchmetrics' ``gather_all_tensors``, uneven shards padded)
+before every rank computes the same numbers on the whole set.
 
 Weights: ``metrics.inception_weights=/path`` (torch-fidelity's format), else torch-fidelity's file in
 the torch hub cache (``$TORCH_HOME/hub/checkpoints``), downloaded there on first use unless
@@ -165,6 +173,8 @@ class InceptionEvaluator:
         self.real_extractions = 0  # real images pushed through Inception (0 on a cache hit)
         self.extractor_calls = 0
         self._metrics = None
+        self._prdc_real: torch.Tensor | None = None  # the real pool3 features of the k-NN metrics
+        self.prdc_num_real = min(self.num_real, self.num_samples)
         self.protocol = {
             "extractor": "torch-fidelity InceptionV3 (TF 2015-12-05 port; pool3 2048-d, unbiased logits)",
             "weights": str(self.weights),
@@ -172,7 +182,15 @@ class InceptionEvaluator:
             "real": f"{dataset} {real_split} split ({self.num_real} images)",
             "is_splits": self.is_splits,
             "kid": f"{self.kid_subsets} subsets of {self.kid_subset_size}",
+            "prdc": self._prdc_protocol(),
         }
+
+    def _prdc_protocol(self) -> str:
+        from gan_lab.metrics import precision_recall as prc
+
+        if not prc.enough(self.prdc_num_real, self.num_samples):
+            return f"skipped: k-NN metrics need more than 5 real and 3 generated images ({self.prdc_num_real} and {self.num_samples})"
+        return prc.protocol(self.prdc_num_real, self.num_real, self.num_samples)
 
     def _count_real(self, num_real: int | None) -> int:
         data = self.data
@@ -233,6 +251,9 @@ class InceptionEvaluator:
             barrier()
         if rank != 0:
             features = self.real_features()
+        from gan_lab.metrics.precision_recall import real_subset
+
+        self._prdc_real = real_subset(features, self.prdc_num_real)  # every rank: the same subset
         device = self.device
         fid = FrechetInceptionDistance(feature=_Precomputed(2048), reset_real_features=False).to(device)
         kid = KernelInceptionDistance(feature=_Precomputed(2048), subsets=self.kid_subsets, subset_size=self.kid_subset_size,
@@ -248,9 +269,11 @@ class InceptionEvaluator:
     def evaluate(self, generate: Callable[[int], torch.Tensor], rank: int = 0, world_size: int = 1, **_) -> dict[str, float]:
         """Score ``num_samples`` generated images; ``generate(n)`` gives n of this rank's share.
 
-        Every rank calls this under DDP; torchmetrics all-gathers / all-reduces the states in compute().
+        Every rank calls this under DDP; torchmetrics all-gathers / all-reduces the states in compute(),
+        and the generated pool3 features are all-gathered for the k-NN metrics.
         """
-        from gan_lab.metrics.evaluation import shard
+        from gan_lab.metrics import precision_recall as prc
+        from gan_lab.metrics.evaluation import count_tag, shard
 
         if self._metrics is None:
             self.prepare_real(rank, world_size)
@@ -258,9 +281,11 @@ class InceptionEvaluator:
         for metric in self._metrics:
             metric.reset()  # fake states only: real ones are kept (reset_real_features=False)
         n_local, done = shard(self.num_samples, rank, world_size), 0
+        fake = []
         while done < n_local:
             n = min(self.batch_size, n_local - done)
             pool, logits = self.extract(generate(n))
+            fake.append(pool)
             fid.update(pool, real=False)
             kid.update(pool, real=False)
             isc.update(logits.double())  # softmax in float64, as torch-fidelity: no 0 * log(0) = NaN
@@ -274,10 +299,18 @@ class InceptionEvaluator:
         # the population std: sqrt((s - 1) / s) converts, and one split has std 0, not NaN.
         splits = self.is_splits
         is_std = is_std * math.sqrt((splits - 1) / splits) if splits > 1 else torch.zeros(())
-        return {
+        values = {
             "metrics/fid": float(fid_value),
             "metrics/is_mean": float(is_mean),
             "metrics/is_std": float(is_std),
             "metrics/kid_mean": float(kid_mean),
             "metrics/kid_std": float(kid_std),
         }
+        # every rank gathers all generated features (a collective: all ranks call it) and computes the same numbers
+        fake = torch.cat(fake) if fake else torch.zeros(0, 2048, device=self.device)  # a rank with no share
+        fake = prc.gather_features(fake, world_size)
+        if prc.enough(self._prdc_real.shape[0], fake.shape[0]):
+            tag = count_tag(self.num_samples)
+            scores = prc.prdc(self._prdc_real.to(fake.device), fake)
+            values.update({f"metrics/{name}{tag}": value for name, value in scores.items()})
+        return values
