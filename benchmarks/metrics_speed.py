@@ -31,10 +31,10 @@ def main() -> None:
     args = parser.parse_args()
     n = args.n or (10_000 if args.extractor == "classifier" else 200)
     os.environ["GAN_LAB_CACHE"] = tempfile.mkdtemp(prefix="gan_lab_cache_")  # cold on purpose
-    from gan_lab.data.datasets import load
+    from gan_lab.data.datasets import load_mixture, load_mnist5k
     from gan_lab.nets.dcgan import DCGANGenerator
 
-    data = load("mnist5k", image_size=28, channels=1)
+    data = load_mnist5k(28)
     torch.manual_seed(0)
     generator = DCGANGenerator(image_size=28, channels=1).eval()  # default-size DCGAN G (untrained)
     if args.extractor == "classifier":

@@ -3,7 +3,7 @@
 Both presets share the D, the labelled subset (10 per class, drawn with the run's seed), the
 optimizer and the number of iterations; only the objective differs (``experiment=ssgan_mnist``:
 L_sup + L_unsup and a feature-matching G; ``experiment=ssgan_mnist_supervised``: L_sup only).
-Each run is the real ``gan_lab.train.run`` (CSV logger, no checkpoints, no sample grids);
+Each run is the real ``gan_lab.runner.run`` (CSV logger, no checkpoints, no sample grids);
 errors are counted on mnist5k's 1,000 held-out digits with D's EMA (the original code's
 protocol) and with D itself.
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gan_lab.train import run  # noqa: E402
+from gan_lab.runner import run  # noqa: E402
 from tests.conftest import compose_cfg  # noqa: E402
 
 PRESETS = {"semi-supervised GAN": "ssgan_mnist", "supervised baseline": "ssgan_mnist_supervised"}

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gan_lab.train import build_run  # noqa: E402
+from gan_lab.runner import build_run  # noqa: E402
 from tests.conftest import compose_cfg  # noqa: E402
 
 

@@ -24,16 +24,8 @@ def check_config(cfg: Any) -> None:
     max_steps = cfg.trainer.max_steps
     if not isinstance(max_steps, int) or max_steps < 1:
         raise ConfigError(f"trainer.max_steps={max_steps}: the number of training iterations must be a positive integer")
-    if cfg.model.kind == "image" and cfg.data.kind == "points":
-        raise ConfigError(
-            f"model={cfg.model.name} makes images and data={cfg.data.name} is 2-D points: use model=gan_mlp for 2-D data"
-        )
     for key in ("every_n_steps",):
         for group in ("checkpoint", "samples"):
             value = cfg[group].get(key)
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise ConfigError(f"{group}.{key}={value}: must be an integer >= 0 (0 turns it off)")
-    if cfg.get("task", "unconditional") != "unconditional":  # Improved-GAN §5: labels per class, labelled data
-        from gan_lab.semi_supervised.build import check_task_config
-
-        check_task_config(cfg)

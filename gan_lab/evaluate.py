@@ -1,48 +1,46 @@
-"""Score a checkpoint or a folder of images against a dataset, with the numbers training logs.
+"""Score a checkpoint or a folder of images against a dataset, with the numbers training logs:
+``python -m gan_lab.evaluate ckpt_path=...`` or ``folder=DIR data=NAME`` (a Hydra app over
+``conf/evaluate.yaml``; ``data=`` and ``metrics=`` are the training config's groups).
 
-    python -m gan_lab.evaluate ckpt_path=outputs/.../checkpoints/last.ckpt [num_samples=5000] [seed=0]
-    python -m gan_lab.evaluate folder=my_samples/ data=mnist5k [metrics=inception inception_weights=FILE]
-    python -m gan_lab.evaluate folder=a/ data=folder data.root=b/ data.image_size=32 metrics=inception
-
-A checkpoint's G is rebuilt from the config stored in it and scored against the dataset it was
-trained on (``data=`` and ``data.*`` change that); a folder's images are read like ``data=folder``
-(resized and centre-cropped to the dataset's resolution). ``metrics=classifier`` (default) gives
-the ``metrics=classifier`` numbers, ``metrics=inception`` FID / IS / KID; the result is printed as
+A checkpoint's G is rebuilt through the one build path (``gan_lab.checkpoints``) and scored against
+the dataset it was trained on (``data=`` changes that); a folder's images are read like
+``data=folder`` (resized and centre-cropped to the dataset's resolution). The result is printed as
 one JSON object (and written to ``out=`` if given).
 """
 from __future__ import annotations
 
 import json
-import sys
 
-import torch
+import hydra
+from omegaconf import DictConfig
 
-from gan_lab.errors import ConfigError, GanLabError
+from gan_lab.cli import CONFIG_DIR, report_errors
 
 USAGE = ("python -m gan_lab.evaluate (ckpt_path=PATH | folder=DIR data=NAME) [data.KEY=VALUE ...] "
-         "[metrics=classifier|inception] [inception_weights=FILE] [num_samples=5000] [num_real=N] "
-         "[batch_size=N] [seed=0] [out=metrics.json]")
-KEYS = {"ckpt_path", "folder", "data", "metrics", "inception_weights", "num_samples", "num_real", "batch_size", "seed", "out"}
+         "[metrics=classifier|inception] [inception_weights=FILE] [num_samples=N] [num_real=N] [batch_size=N] [seed=0] [out=FILE]")
+EXTRACTORS = ("classifier", "inception")
 
 
-def data_config(name: str, overrides: dict):
-    """``conf/data/<name>.yaml`` with ``data.KEY=VALUE`` overrides, composed by Hydra like train.py does."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
+def check_options(cfg: DictConfig) -> None:
+    from gan_lab.errors import ConfigError
 
-    from gan_lab.cli import CONFIG_DIR
+    if (cfg.ckpt_path is None) == (cfg.folder is None):
+        raise ConfigError(f"give exactly one of ckpt_path= or folder=: {USAGE}")
+    if cfg.folder is not None and cfg.get("data") is None:
+        raise ConfigError(f"folder= needs data=NAME, the dataset to compare with: {USAGE}")
+    if cfg.metrics.get("name") not in EXTRACTORS:
+        raise ConfigError(f"metrics={cfg.metrics.get('name')}: use metrics=classifier or metrics=inception")
+    for key in ("num_samples", "num_real", "batch_size"):
+        value = cfg.get(key)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{key}={value}: must be a positive integer")
 
-    try:
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            cfg = compose(config_name="train", overrides=[f"data={name}", "metrics=none"] + [f"data.{k}={v}" for k, v in overrides.items()])
-    except HydraException as err:
-        raise ConfigError(f"data={name} {overrides or ''}: {err}") from None
-    return cfg.data
 
-
-def folder_images(folder: str, image_size: int, channels: int) -> torch.Tensor:
+def folder_images(folder: str, image_size: int, channels: int):
     """Every image below ``folder`` in [-1, 1], read like ``data=folder``."""
     from pathlib import Path
+
+    import torch
 
     from gan_lab.data.datasets import ImageFiles, scan_image_folder
 
@@ -50,46 +48,39 @@ def folder_images(folder: str, image_size: int, channels: int) -> torch.Tensor:
     return torch.stack([files[i] for i in range(len(files))])
 
 
-def evaluate(ckpt_path: str | None = None, folder: str | None = None, data: str | None = None, data_overrides: dict | None = None,
-             metrics: str = "classifier", inception_weights: str | None = None, num_samples: int | None = None,
-             num_real: int | None = None, batch_size: int | None = None, seed: int = 0, is_splits: int = 10) -> dict:
+def evaluate(cfg: DictConfig) -> dict:
+    """The metrics of ``metrics=`` for the checkpoint's samples or the folder's images."""
+    import torch
+
+    from gan_lab.checkpoints import generator_from_checkpoint
     from gan_lab.instantiate import instantiate
-    from gan_lab.metrics.evaluation import SampleEvaluator
 
-    if (ckpt_path is None) == (folder is None):
-        raise ConfigError(f"give exactly one of ckpt_path= or folder=: {USAGE}")
-    if metrics not in ("classifier", "inception"):
-        raise ConfigError(f"metrics={metrics}: use metrics=classifier or metrics=inception")
-    overrides = data_overrides or {}
-    generator, source = None, {}
-    if ckpt_path is not None:
-        from gan_lab.checkpoint_io import generator_from_checkpoint
-
-        generator, cfg = generator_from_checkpoint(ckpt_path)
-        data_cfg = data_config(data, overrides) if data else cfg.data
-        source = {"ckpt_path": str(ckpt_path)}
+    generator, data_cfg, source = None, cfg.get("data"), {}
+    if cfg.ckpt_path is not None:
+        generator, ckpt_cfg = generator_from_checkpoint(cfg.ckpt_path)
+        data_cfg = data_cfg if data_cfg is not None else ckpt_cfg.data
+        source = {"ckpt_path": str(cfg.ckpt_path)}
     else:
-        if not data:
-            raise ConfigError(f"folder= needs data=NAME, the dataset to compare with: {USAGE}")
-        data_cfg = data_config(data, overrides)
-        source = {"folder": str(folder)}
-    datamodule = instantiate(data_cfg, _recursive_=False)
+        source = {"folder": str(cfg.folder)}
+    datamodule = instantiate(data_cfg)
     prepared = datamodule.prepare(for_training=False)
+    extractor = cfg.metrics.name
     images = None
-    if folder is not None:
-        images = folder_images(folder, int(data_cfg.image_size), int(data_cfg.channels))
-        num_samples = len(images) if num_samples is None else min(int(num_samples), len(images))
-    num_samples = int(num_samples or (10_000 if metrics == "inception" else 5000))
-    if metrics == "inception":
+    num_samples = cfg.num_samples or int(cfg.metrics.num_samples)
+    if cfg.folder is not None:
+        images = folder_images(cfg.folder, int(data_cfg.image_size), int(data_cfg.channels))
+        num_samples = min(cfg.num_samples or len(images), len(images))
+    if extractor == "inception":
         from gan_lab.metrics.inception import InceptionEvaluator
 
-        evaluator = InceptionEvaluator(str(data_cfg.name), prepared, num_samples, int(batch_size or 100),
-                                       weights=inception_weights, num_real=num_real, seed=seed,
-                                       is_splits=is_splits)
+        evaluator = InceptionEvaluator(str(data_cfg.name), prepared, num_samples, int(cfg.batch_size or 100),
+                                       weights=cfg.inception_weights, num_real=cfg.num_real, seed=cfg.seed, is_splits=cfg.is_splits)
     else:
-        evaluator = SampleEvaluator(str(data_cfg.name), prepared, num_samples, int(batch_size or 500),
-                                    std=datamodule.options.get("std"))
-    gen = torch.Generator().manual_seed(seed)
+        from gan_lab.metrics.evaluation import SampleEvaluator
+
+        evaluator = SampleEvaluator(str(data_cfg.name), prepared, num_samples, int(cfg.batch_size or 500),
+                                    std=prepared.info.get("std"))
+    gen = torch.Generator().manual_seed(cfg.seed)
     offset = 0
 
     @torch.no_grad()
@@ -103,47 +94,18 @@ def evaluate(ckpt_path: str | None = None, folder: str | None = None, data: str 
     return {**evaluator.evaluate(generate), "metrics/protocol": evaluator.protocol, **source}
 
 
-def parse(argv: list[str]) -> tuple[dict, dict]:
-    """``key=value`` arguments -> (plain arguments, ``data.KEY`` overrides)."""
-    plain, data_overrides = {}, {}
-    for arg in argv:
-        key, eq, value = arg.partition("=")
-        if not eq:
-            raise ConfigError(f"argument {arg!r} is not key=value: {USAGE}")
-        if key.startswith("data."):
-            data_overrides[key[len("data."):]] = value
-        elif key in KEYS:
-            plain[key] = value
-        else:
-            raise ConfigError(f"unknown argument {key!r}: {USAGE}")
-    return plain, data_overrides
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    def body() -> None:
+        check_options(cfg)
+        text = json.dumps(evaluate(cfg), indent=2)
+        print(text)
+        if cfg.out:
+            with open(cfg.out, "w") as f:
+                f.write(text)
 
-
-def main(argv: list[str] | None = None) -> int:
-    try:
-        plain, data_overrides = parse(list(sys.argv[1:] if argv is None else argv))
-        as_int = {k: int(plain[k]) for k in ("num_samples", "num_real", "batch_size", "seed") if k in plain}
-        result = evaluate(
-            plain.get("ckpt_path"), plain.get("folder"), plain.get("data"), data_overrides,
-            plain.get("metrics", "classifier"), plain.get("inception_weights"),
-            as_int.get("num_samples"), as_int.get("num_real"), as_int.get("batch_size"), as_int.get("seed", 0),
-        )
-    except ValueError as err:
-        if isinstance(err, GanLabError):
-            print(f"gan-lab: error: {err}", file=sys.stderr)
-        else:
-            print(f"gan-lab: error: {err}: numbers expected for num_samples, num_real, batch_size, seed", file=sys.stderr)
-        return 2
-    except GanLabError as err:
-        print(f"gan-lab: error: {err}", file=sys.stderr)
-        return 2
-    text = json.dumps(result, indent=2)
-    print(text)
-    if plain.get("out"):
-        with open(plain["out"], "w") as f:
-            f.write(text)
-    return 0
+    report_errors(body)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -1,4 +1,5 @@
-"""Experiment loggers (``logger=wandb|csv|tensorboard|none``).
+"""Experiment loggers: each ``conf/logger/*.yaml`` is ``{NAME: {_target_: ...}}``, so several run at
+once (``logger=[wandb,csv]``); csv and tensorboard are Lightning's own classes.
 
 W&B never prompts: it logs online only when the user is logged in (``WANDB_API_KEY`` or a
 ``~/.netrc`` entry) or asks for it with ``logger.offline=false``; otherwise it writes an offline
@@ -12,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from gan_lab.errors import ConfigError
 
 _WANDB_MODE_BEFORE = os.environ.get("WANDB_MODE")
 
@@ -42,45 +42,32 @@ def _new_run_id() -> str:
     return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
 
 
-def build_loggers(cfg: Any, run_dir: Path, resume_run_dir: Path | None = None) -> list:
-    """The Lightning loggers for ``cfg`` (the ``logger`` config group)."""
-    name = cfg.name
-    if name == "none":
-        return []
-    if name == "csv":
-        from lightning.pytorch.loggers import CSVLogger
+def wandb_logger(save_dir: str, project: str = "gan-lab", entity: str | None = None, group: str | None = None,
+                 name: str | None = None, tags: list[str] | None = None, offline: Any = "auto"):
+    """Lightning's ``WandbLogger`` that never prompts and continues the run of a resumed training:
+    the run id is kept in ``<run>/wandb_id`` (the runner copies it into a resumed run's folder)."""
+    from lightning.pytorch.loggers import WandbLogger
 
-        return [CSVLogger(save_dir=str(run_dir), name="csv", version="")]
-    if name == "tensorboard":
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        return [TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="")]
-    if name == "wandb":
-        from lightning.pytorch.loggers import WandbLogger
-
-        id_file = run_dir / "wandb_id"
-        previous = (resume_run_dir / "wandb_id") if resume_run_dir else id_file
-        run_id = previous.read_text().strip() if previous.exists() else _new_run_id()
-        run_dir.mkdir(parents=True, exist_ok=True)
-        id_file.write_text(run_id)
-        offline = wandb_offline(cfg.get("offline", "auto"))
-        os.environ.setdefault("WANDB_SILENT", "true")
-        return [
-            WandbLogger(
-                project=cfg.project,
-                entity=cfg.get("entity"),
-                group=cfg.get("group"),
-                name=cfg.get("run_name"),
-                tags=list(cfg.get("tags") or []),
-                save_dir=str(run_dir),
-                id=run_id,
-                resume="allow",
-                offline=offline,
-                mode="offline" if offline else "online",  # an offline resume must stay offline (PL #12502)
-                log_model=False,
-            )
-        ]
-    raise ConfigError(f"logger.name={name}: use wandb, csv, tensorboard or none")
+    run_dir = Path(save_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    id_file = run_dir / "wandb_id"
+    run_id = id_file.read_text().strip() if id_file.exists() else _new_run_id()
+    id_file.write_text(run_id)
+    offline = wandb_offline(offline)
+    os.environ.setdefault("WANDB_SILENT", "true")
+    return WandbLogger(
+        project=project,
+        entity=entity,
+        group=group,
+        name=name,
+        tags=list(tags or []),
+        save_dir=str(run_dir),
+        id=run_id,
+        resume="allow",
+        offline=offline,
+        mode="offline" if offline else "online",  # an offline resume must stay offline (PL #12502)
+        log_model=False,
+    )
 
 
 def finish_wandb() -> None:

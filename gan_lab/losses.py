@@ -16,6 +16,9 @@ class GANLoss:
     name = "base"
     #: the loss reads D's output as a probability (BCE family): label smoothing applies
     probabilistic = False
+    #: D's loss has a per-example penalty on D's input gradient (WGAN-GP): D must not mix the
+    #: examples of a batch (no BatchNorm, no minibatch features), Gulrajani et al. 2017 §4
+    per_example_penalty = False
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
         raise NotImplementedError
@@ -94,6 +97,7 @@ class WassersteinGP(Wasserstein):
     """
 
     name = "wgan_gp"
+    per_example_penalty = True
 
     def __init__(self, gp_weight: float = 10.0) -> None:
         super().__init__(clip=0.0)

@@ -1,4 +1,9 @@
-"""The GAN LightningModule: alternating D and G steps with manual optimization.
+"""The GAN LightningModule: how a training iteration runs, for every task (manual optimization).
+
+What an iteration computes (D's and G's losses) belongs to the objective
+(``gan_lab.objectives``, the ``task=`` group) and the tricks; this module owns the loop: the k
+schedule, which player is trained and which frozen, the optimizer and scheduler steps, the
+finite-loss checks and the logging (stylegan2-ada's ``training_loop.py`` beside its ``loss.py``).
 
 Goodfellow et al. 2014, Algorithm 1: for each training iteration (one batch of real data), D
 takes one step; G takes one step every ``d_steps_per_g_step`` (k) iterations, so D is trained k
@@ -23,11 +28,14 @@ import torch
 from torch import nn
 
 from gan_lab.errors import TrainingDiverged
-from gan_lab.losses import GANLoss
+from gan_lab.iteration import Iteration
 from gan_lab.nets.base import Discriminator, Generator
-from gan_lab.tricks.base import Step, Trick
+from gan_lab.objectives import Objective
+from gan_lab.tricks.base import Trick
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+#: version of the ``gan_lab`` section of checkpoints (2: the config of the one build path, 2026-11-26)
+CHECKPOINT_FORMAT = 2
 
 
 @contextlib.contextmanager
@@ -57,11 +65,13 @@ def _numpy_rng_state() -> tuple:
 
 
 class GAN(L.LightningModule):
+    """G and D, the objective of the task, the tricks, and the alternating steps."""
+
     def __init__(
         self,
         generator: Generator,
         discriminator: Discriminator,
-        loss: GANLoss,
+        objective: Objective,
         g_optimizer: OptimizerFactory,
         d_optimizer: OptimizerFactory,
         tricks: Iterable[Trick] = (),
@@ -77,7 +87,7 @@ class GAN(L.LightningModule):
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
-        self.loss = loss
+        self.objective = objective
         self.tricks = list(tricks)
         self.g_optimizer_factory, self.d_optimizer_factory = g_optimizer, d_optimizer
         self.g_scheduler_factory, self.d_scheduler_factory = g_scheduler, d_scheduler
@@ -90,10 +100,6 @@ class GAN(L.LightningModule):
         self.register_buffer("fixed_z", fixed_z)
         # first iteration whose loss was not finite (-1: none); read on the host only every N steps
         self.register_buffer("first_bad_step", torch.tensor(-1, dtype=torch.long), persistent=False)
-        for trick in self.tricks:
-            trick.check(self)
-        for trick in self.tricks:
-            trick.setup(self)
         self.real_target = 1.0
         for trick in self.tricks:
             self.real_target = trick.real_target(self.real_target)
@@ -105,24 +111,23 @@ class GAN(L.LightningModule):
         self.__dict__["_g_ddp"], self.__dict__["_d_ddp"] = generator, discriminator
 
     @property
-    def g_train(self) -> nn.Module:
-        """G for training forwards: its DDP wrapper under DDP (gradients all-reduced), else G."""
+    def synced_generator(self) -> nn.Module:
+        """G for G's own step: its DDP wrapper under DDP (gradients all-reduced), else G."""
         return self.__dict__["_g_ddp"] or self.generator
 
     @property
-    def d_train(self) -> nn.Module:
-        """D for D's own step: its DDP wrapper under DDP, else D."""
+    def synced_discriminator(self) -> nn.Module:
+        """D for D's own step: its DDP wrapper under DDP (gradients all-reduced), else D."""
         return self.__dict__["_d_ddp"] or self.discriminator
 
     # ---- optimizers ----------------------------------------------------------------------
     def configure_optimizers(self):
         d_opt = self.d_optimizer_factory(self.discriminator.parameters())
         g_opt = self.g_optimizer_factory(self.generator.parameters())
-        schedulers = [
-            factory(opt)
-            for factory, opt in ((self.d_scheduler_factory, d_opt), (self.g_scheduler_factory, g_opt))
-            if factory is not None
-        ]
+        pairs = [(self.d_scheduler_factory, d_opt)]
+        if self.objective.trains_generator:  # the supervised baseline never steps G
+            pairs.append((self.g_scheduler_factory, g_opt))
+        schedulers = [factory(opt) for factory, opt in pairs if factory is not None]
         return [d_opt, g_opt], schedulers
 
     @staticmethod
@@ -138,46 +143,43 @@ class GAN(L.LightningModule):
     # ---- one training iteration ------------------------------------------------------------
     def training_step(self, batch: torch.Tensor | tuple[torch.Tensor, ...], batch_idx: int) -> None:
         real = batch[0] if isinstance(batch, (tuple, list)) else batch
-        iteration = self.global_step + 1  # 1-based number of this training iteration
+        number = self.global_step + 1  # 1-based number of this training iteration
         d_opt, g_opt = self.optimizers()
-        g_turn = iteration % self.d_steps_per_g_step == 0
-        should_log = iteration % self.trainer.log_every_n_steps == 0
+        g_turn = self.objective.trains_generator and number % self.d_steps_per_g_step == 0
+        should_log = number % self.trainer.log_every_n_steps == 0
 
-        z = self.generator.sample_z(real.shape[0], device=real.device)
-        with torch.set_grad_enabled(g_turn):
-            fake = self.g_train(z)
-        step = Step(real=real, fake=fake)
+        fake = None
+        if self.objective.trains_generator:
+            z = self.generator.sample_z(real.shape[0], device=real.device)
+            with torch.set_grad_enabled(g_turn):
+                fake = self.synced_generator(z)
+        it = Iteration(number=number, real=real, fake=fake)
 
-        # Dmain: D learns to tell real from fake
-        real_logits, real_features = self.d_train(real)
-        fake_logits_d, _ = self.d_train(fake.detach())
-        d_loss = self.loss.d_loss(real_logits, fake_logits_d, self.real_target)
-        step.real_logits, step.real_features = real_logits.detach(), real_features.detach()
+        # Dmain: D's loss (the objective's), its penalties; D's step
+        d_loss, values = self.objective.d_loss(self.synced_discriminator, it, self.real_target)
         d_total = d_loss
-        for term in [self.loss.d_penalty(self.discriminator, real, fake)] + [t.d_penalty(self, step) for t in self.tricks]:
+        for term in [self.objective.d_penalty(self.discriminator, it)] + [t.d_penalty(self, it) for t in self.tricks]:
             if term is not None:
                 d_total = d_total + term
         d_opt.zero_grad(set_to_none=True)
         self.manual_backward(d_total)
         d_grad_norm = _grad_norm(self.discriminator) if should_log else None
         d_opt.step()
-        self.loss.after_d_step(self.discriminator)
+        self.objective.after_d_step(self.discriminator, number)
         for trick in self.tricks:
             trick.after_step(self, "d")
+        fake_logits_d = it.fake_logits
 
         # Gmain: G learns to fool D (D's weights frozen: no weight gradients for D; D's plain
         # module, not its DDP wrapper, since nothing of D is synchronised in this step)
         g_loss, g_grad_norm = None, None
         if g_turn:
             with frozen(self.discriminator):
-                fake_logits, fake_features = self.discriminator(fake)
-                step.fake_logits, step.fake_features = fake_logits, fake_features
-                objectives = [o for o in (t.g_objective(self, step) for t in self.tricks) if o is not None]
-                g_loss = objectives[0] if objectives else self.loss.g_loss(fake_logits)
-                for extra in objectives[1:]:
-                    g_loss = g_loss + extra
+                it.fake_logits, it.fake_features = self.discriminator(fake)
+                replacements = [o for o in (t.g_objective(self, it) for t in self.tricks) if o is not None]
+                g_loss = sum(replacements[1:], replacements[0]) if replacements else self.objective.g_loss(it)
                 g_total = g_loss
-                for term in (t.g_penalty(self, step) for t in self.tricks):
+                for term in (t.g_penalty(self, it) for t in self.tricks):
                     if term is not None:
                         g_total = g_total + term
                 g_opt.zero_grad(set_to_none=True)
@@ -187,15 +189,14 @@ class GAN(L.LightningModule):
             for trick in self.tricks:
                 trick.after_step(self, "g")
 
-        if self.d_scheduler_factory is not None or self.g_scheduler_factory is not None:
-            schedulers = self.lr_schedulers()
-            for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
-                scheduler.step()  # once per training iteration
+        schedulers = self.lr_schedulers()
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
+            scheduler.step()  # once per training iteration
 
-        self._track_finite(iteration, d_loss, g_loss)
+        self._track_finite(number, d_loss, g_loss)
         if should_log:
-            self._log_step(real, real_logits, fake_logits_d, d_loss, g_loss, d_grad_norm, g_grad_norm)
-        if iteration % self.finite_check_every_n_steps == 0 or iteration == self.trainer.max_steps:
+            self._log_step(it, fake_logits_d, d_loss, g_loss, d_grad_norm, g_grad_norm, values)
+        if number % self.finite_check_every_n_steps == 0 or number == self.trainer.max_steps:
             self.check_finite()
 
     def _track_finite(self, iteration: int, d_loss: torch.Tensor, g_loss: torch.Tensor | None) -> None:
@@ -220,15 +221,23 @@ class GAN(L.LightningModule):
             "Lower the learning rates (optim.d.lr=..., optim.g.lr=...), or try loss=nonsaturating / loss=wgan_gp"
         )
 
-    def _log_step(self, real, real_logits, fake_logits, d_loss, g_loss, d_grad_norm, g_grad_norm) -> None:
-        if self.loss.probabilistic:
-            d_real, d_fake = torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
-        else:
-            d_real, d_fake = real_logits.detach().mean(), fake_logits.detach().mean()
-        values = {"train/d_loss": d_loss.detach(), "train/D_x": d_real, "train/D_G_z": d_fake, "train/d_grad_norm": d_grad_norm}
+    def _log_step(self, it: Iteration, fake_logits, d_loss, g_loss, d_grad_norm, g_grad_norm, extra) -> None:
+        values = {"train/d_loss": d_loss.detach(), "train/d_grad_norm": d_grad_norm, **extra}
+        if it.real_logits is not None:
+            real, fake = self.objective.realness(it.real_logits.detach()), self.objective.realness(fake_logits.detach())
+            if self.objective.probabilistic:
+                real, fake = torch.sigmoid(real), torch.sigmoid(fake)
+            values.update({"train/D_x": real.mean(), "train/D_G_z": fake.mean()})
         if g_loss is not None:
             values.update({"train/g_loss": g_loss.detach(), "train/g_grad_norm": g_grad_norm})
-        self.log_dict(values, on_step=True, on_epoch=False, batch_size=real.shape[0])
+        self.log_dict(values, on_step=True, on_epoch=False, batch_size=it.real.shape[0])
+
+    def on_train_epoch_end(self) -> None:
+        # the objective's evaluation (the semi-supervised test error); every rank evaluates the
+        # whole test set with the same weights, so sync_dist averages equal values
+        values = self.objective.epoch_metrics(self)
+        if values:
+            self.log_dict(values, on_step=False, on_epoch=True, batch_size=1, sync_dist=True)
 
     # ---- sampling ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -251,7 +260,8 @@ class GAN(L.LightningModule):
             "numpy": _numpy_rng_state(),
             "python": random.getstate(),
         }
-        checkpoint["gan_lab"] = {"config": self.config, "tricks": {t.name: t.state_dict() for t in self.tricks}, "rng": rng}
+        checkpoint["gan_lab"] = {"format": CHECKPOINT_FORMAT, "config": self.config,
+                                 "tricks": {t.name: t.state_dict() for t in self.tricks}, "rng": rng}
         if self._distributed():  # every rank draws its own z: keep every rank's RNG (this runs on all ranks)
             per_rank: list[Any] = [None] * self.trainer.world_size
             torch.distributed.all_gather_object(per_rank, rng)

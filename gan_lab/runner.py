@@ -1,32 +1,36 @@
-"""Build everything from a composed config and train: ``run(cfg)`` returns the run's summary.
+"""The run builder: everything of one training run from a composed config, then ``Trainer.fit``.
 
-seed -> datamodule -> nets -> loss -> tricks -> GAN module -> callbacks -> loggers -> Trainer.fit
+``run(cfg)`` returns the run's summary (also written to ``summary.json``). Order: config checks ->
+run folder -> what to resume from -> objective, tricks, G and D (``gan_lab.build``: config errors
+before any data is read) -> data -> training module -> callbacks -> loggers -> Trainer.
+Only the command-line apps (``gan_lab.cli``) import this module.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import shutil
+
 import lightning as L
 import torch
-from gan_lab.instantiate import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
+from gan_lab.build import build_module, build_players
 from gan_lab.callbacks import SampleGrid, TrainingProgress
 from gan_lab.callbacks.consistency import RankConsistency
-from gan_lab.checkpointing import AtomicCheckpointIO, resolve_ckpt_path
+from gan_lab.callbacks.preemption import PreemptionCheckpoint
+from gan_lab.checkpoints import AtomicCheckpointIO, resolve_ckpt_path
 from gan_lab.checks import check_config
 from gan_lab.data import GANDataModule
 from gan_lab.errors import ConfigError
-from gan_lab.loggers import build_loggers, finish_wandb
+from gan_lab.instantiate import instantiate
+from gan_lab.loggers import finish_wandb
 from gan_lab.module import GAN
-from gan_lab.preemption import PreemptionCheckpoint
 
 log = logging.getLogger("gan_lab")
 
@@ -40,70 +44,6 @@ def run_dir_of(cfg: DictConfig) -> Path:
     if HydraConfig.initialized():
         return Path(HydraConfig.get().runtime.output_dir)
     raise ConfigError("run_dir is not set: pass run_dir=/path/to/folder when running outside the Hydra CLI")
-
-
-def _accepts(target: str, name: str) -> bool:
-    from hydra.utils import get_class
-
-    return name in inspect.signature(get_class(target).__init__).parameters
-
-
-def build_nets(cfg: DictConfig, data_kind: str, example_shape: tuple[int, ...]):
-    """Instantiate G and D, filling in what depends on the data and the loss."""
-    g_kwargs: dict[str, Any] = {}
-    d_kwargs: dict[str, Any] = {}
-    if _accepts(cfg.model.generator._target_, "example_shape"):
-        g_kwargs["example_shape"] = list(example_shape)
-        d_kwargs["example_shape"] = list(example_shape)
-    if cfg.model.generator.get("output") == "auto":
-        g_kwargs["output"] = "tanh" if data_kind == "image" else "linear"
-    norm = cfg.model.discriminator.get("norm")
-    if norm == "auto":  # WGAN-GP §4: no BatchNorm in the critic; layer norm instead
-        d_kwargs["norm"] = "layer" if cfg.loss.name == "wgan_gp" else "batch"
-    elif norm == "batch" and cfg.loss.name == "wgan_gp":
-        raise ConfigError(
-            "loss=wgan_gp with model.discriminator.norm=batch: the gradient penalty is per example and BatchNorm "
-            "mixes examples (Gulrajani et al. 2017 §4); set model.discriminator.norm=layer (or none, or auto)"
-        )
-    if cfg.get("task", "unconditional") != "unconditional" and "out_dim" in cfg.model.discriminator:
-        d_kwargs["out_dim"] = cfg.data.get("num_classes", 10)
-    generator = instantiate(cfg.model.generator, **g_kwargs)
-    discriminator = instantiate(cfg.model.discriminator, **d_kwargs)
-    return generator, discriminator
-
-
-def build_module(cfg: DictConfig, datamodule: GANDataModule) -> GAN:
-    if cfg.get("task", "unconditional") != "unconditional":  # semi_supervised | supervised (Improved-GAN §5)
-        from gan_lab.semi_supervised.build import build_semi_supervised_module
-
-        return build_semi_supervised_module(cfg, datamodule)
-    data = datamodule.prepare()
-    example_shape = (
-        (int(cfg.data.channels), int(cfg.data.image_size), int(cfg.data.image_size)) if data.kind == "image" else (2,)
-    )
-    generator, discriminator = build_nets(cfg, data.kind, example_shape)
-    tricks = []
-    for name, spec in sorted((cfg.get("tricks") or {}).items()):
-        if "_target_" not in spec:
-            raise ConfigError(f"tricks.{name} is set but the trick is not selected: add it with 'trick=[...,{name}]'")
-        tricks.append(instantiate(spec))
-    checks = [cfg.checkpoint.every_n_steps, cfg.trainer.log_every_n_steps]
-    finite_every = math.gcd(*[int(n) for n in checks if n and n > 0]) if any(checks) else 50
-    return GAN(
-        generator=generator,
-        discriminator=discriminator,
-        loss=instantiate(cfg.loss.objective),
-        g_optimizer=instantiate(cfg.optim.g),
-        d_optimizer=instantiate(cfg.optim.d),
-        g_scheduler=instantiate(cfg.optim.g_scheduler) if cfg.optim.get("g_scheduler") else None,
-        d_scheduler=instantiate(cfg.optim.d_scheduler) if cfg.optim.get("d_scheduler") else None,
-        tricks=tricks,
-        d_steps_per_g_step=cfg.optim.d_steps_per_g_step,
-        num_fixed_samples=cfg.samples.num_images,
-        fixed_z_seed=cfg.seed,
-        finite_check_every_n_steps=finite_every,
-        config=OmegaConf.to_container(cfg, resolve=True),
-    )
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
@@ -161,16 +101,22 @@ def build_run(cfg: DictConfig) -> Run:
     check_config(cfg)
     run_dir = run_dir_of(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
+    with open_dict(cfg):
+        cfg.run_dir = str(run_dir)  # ${run_dir} in the logger and metrics configs
+    ckpt_path = resolve_ckpt_path(cfg, run_dir)  # a damaged checkpoint fails here, before any work
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    players = build_players(cfg)
 
-    datamodule: GANDataModule = instantiate(cfg.data, _recursive_=False)
-    datamodule.prepare(world_size=expected_world_size(cfg))
-    module = build_module(cfg, datamodule)
+    datamodule: GANDataModule = instantiate(cfg.data)
+    data = datamodule.prepare(world_size=expected_world_size(cfg))
+    module = build_module(cfg, players, data, run_dir)
 
-    ckpt_path = resolve_ckpt_path(cfg, run_dir)
-    resume_dir = Path(ckpt_path).resolve().parent.parent if ckpt_path else None
+    if ckpt_path:  # a resumed run continues its W&B run (the id is kept in the run folder)
+        previous_id = Path(ckpt_path).resolve().parent.parent / "wandb_id"
+        if previous_id.is_file() and previous_id.resolve() != (run_dir / "wandb_id").resolve():
+            shutil.copyfile(previous_id, run_dir / "wandb_id")
     callbacks = build_callbacks(cfg, run_dir)
-    loggers = build_loggers(cfg.logger, run_dir, resume_run_dir=resume_dir)
+    loggers = [instantiate(spec) for spec in (cfg.get("logger") or {}).values() if spec]
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         callbacks=callbacks,
@@ -188,12 +134,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         built = build_run(cfg)
         started = time.perf_counter()
         built.trainer.fit(built.module, datamodule=built.datamodule, ckpt_path=built.ckpt_path)
-        return summarize(cfg, built.trainer, built.callbacks, built.run_dir, time.perf_counter() - started)
+        return summarize(cfg, built.module, built.trainer, built.callbacks, built.run_dir, time.perf_counter() - started)
     finally:
         finish_wandb()
 
 
-def summarize(cfg: DictConfig, trainer: L.Trainer, callbacks: list, run_dir: Path, seconds: float) -> dict[str, Any]:
+def summarize(cfg: DictConfig, module: GAN, trainer: L.Trainer, callbacks: list, run_dir: Path, seconds: float) -> dict[str, Any]:
     progress = next(cb for cb in callbacks if isinstance(cb, TrainingProgress))
     final = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     ckpt = trainer.checkpoint_callback
@@ -206,7 +152,8 @@ def summarize(cfg: DictConfig, trainer: L.Trainer, callbacks: list, run_dir: Pat
         "last_checkpoint": ckpt.last_model_path if ckpt is not None else None,
         "run_dir": str(run_dir),
         "model": cfg.model.name,
-        "loss": cfg.loss.name,
+        "loss": module.objective.loss.name,
+        "task": module.objective.task,
         "data": cfg.data.name,
         "tricks": sorted((cfg.get("tricks") or {}).keys()),
         "seed": cfg.seed,

@@ -81,7 +81,7 @@ class SampleMetrics(L.Callback):
             return
         self.evaluator = SampleEvaluator(
             self.dataset, data, self.num_samples, self.batch_size, self.classifier_seed,
-            std=dm.options.get("std"), real_split=self.real_split,
+            std=data.info.get("std"), real_split=self.real_split,
         )
         if hasattr(self.evaluator, "classifier"):
             self.evaluator.classifier.to(pl_module.device)

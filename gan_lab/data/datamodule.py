@@ -1,19 +1,26 @@
-"""The LightningDataModule behind every ``data=`` option."""
+"""The LightningDataModule behind every ``data=`` option: one subclass per dataset, each with
+the options it takes and nothing else (a misspelt key is an error, never swallowed).
+
+A subclass implements :meth:`GANDataModule.load`; everything else (rank-sharded, resumable
+batches, the batch-size check) is here. Adding a dataset is one Python file with a subclass and
+one ``conf/data/NAME.yaml`` whose ``_target_`` names it (README, "Extending gan-lab").
+"""
 from __future__ import annotations
 
 import lightning as L
 import torch
 
-from gan_lab.data.datasets import Prepared, load
+from gan_lab.data.datasets import Prepared
 from gan_lab.data.loader import InMemoryLoader
 from gan_lab.errors import ConfigError, DataError
 
 
 class GANDataModule(L.LightningDataModule):
-    """Loads dataset ``name`` once and serves shuffled, rank-sharded batches of real examples.
+    """Loads its dataset once and serves shuffled, rank-sharded batches of real examples
+    (``[B, C, H, W]`` images or ``[B, 2]`` points).
 
-    A training batch is the tensor of real examples (``[B, C, H, W]`` or ``[B, 2]``), or
-    ``(examples, labels)`` when ``with_labels`` is set (semi-supervised training).
+    ``name``, ``kind``, ``image_size``, ``channels`` and ``num_classes`` describe the data to the
+    rest of the config (``${data.image_size}`` in the model configs, the objective's checks).
     """
 
     def __init__(
@@ -21,35 +28,29 @@ class GANDataModule(L.LightningDataModule):
         name: str,
         kind: str = "image",
         batch_size: int = 64,
+        seed: int = 0,
         image_size: int | None = None,
         channels: int | None = None,
-        seed: int = 0,
+        num_classes: int | None = None,
         num_workers: int = 0,
-        with_labels: bool = False,
-        **options,
     ) -> None:
         super().__init__()
-        if int(batch_size) < 1:
+        if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"data.batch_size={batch_size}: the batch size must be a positive integer (e.g. data.batch_size=64)")
-        self.name = name
-        self.kind = kind
-        self.batch_size = int(batch_size)
-        self.image_size = image_size
-        self.channels = channels
-        self.seed = seed
-        self.num_workers = num_workers
-        self.with_labels = with_labels
-        self.options = options
+        self.name, self.kind = name, kind
+        self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
+        self.image_size, self.channels, self.num_classes = image_size, channels, num_classes
         self.data: Prepared | None = None
+
+    def load(self) -> Prepared:
+        """Read the dataset (called once)."""
+        raise NotImplementedError
 
     def prepare(self, world_size: int = 1, for_training: bool = True) -> Prepared:
         """Load the data (once) and check it can feed batches of ``batch_size`` on every rank
         (``for_training=False``: evaluation only reads it)."""
         if self.data is None:
-            opts = dict(self.options)
-            if self.kind == "image":
-                opts.update(image_size=self.image_size, channels=self.channels)
-            self.data = load(self.name, **opts)
+            self.data = self.load()
         per_rank = self.data.num_train // max(world_size, 1)
         if for_training and self.batch_size > per_rank:
             raise DataError(
@@ -78,8 +79,7 @@ class GANDataModule(L.LightningDataModule):
                 pin_memory=torch.cuda.is_available(),
                 generator=torch.Generator().manual_seed(self.seed),
             )
-        tensors = (data.train_x, data.train_y) if self.with_labels else (data.train_x,)
-        return InMemoryLoader(tensors, self.batch_size, seed=self.seed, rank=rank, world_size=world)
+        return InMemoryLoader((data.train_x,), self.batch_size, seed=self.seed, rank=rank, world_size=world)
 
     def real_examples(self, split: str = "train") -> torch.Tensor:
         """All real examples of ``split`` ('train' or 'val') as one tensor (in-memory datasets)."""

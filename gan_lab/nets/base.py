@@ -29,12 +29,32 @@ class Discriminator(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:  # [B, ...] -> [B, feature_dim]
         raise NotImplementedError
 
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Data-dependent initialisation on a batch of real examples, before training (the same
+        batch on every DDP rank; a checkpoint's weights replace it). The head initialises itself
+        if it can (a minibatch-discrimination head); subclasses add their own layers'."""
+        self.init_head_from_data(self.features(x))
+
+    @torch.no_grad()
+    def init_head_from_data(self, features: torch.Tensor) -> None:
+        init = getattr(self.head, "init_from_data", None)
+        if init is not None:
+            init(features)
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.features(x)
         logits = self.head(features)
         if self.out_dim == 1:
             logits = logits.squeeze(-1)
         return logits, features
+
+
+def example_shape_of(image_size: int | None, channels: int | None) -> tuple[int, ...]:
+    """``[C, H, W]`` for images; ``[2]`` for 2-D points (``image_size`` and ``channels`` null)."""
+    if image_size is None:
+        return (2,)
+    return (int(channels), int(image_size), int(image_size))
 
 
 def dcgan_init(module: nn.Module) -> None:

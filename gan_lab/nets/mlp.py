@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from gan_lab.nets.base import Discriminator, Generator
+from gan_lab.errors import ConfigError
+from gan_lab.nets.base import Discriminator, Generator, example_shape_of
 
 
 class Maxout(nn.Module):
@@ -30,10 +31,15 @@ class Maxout(nn.Module):
 
 
 class MLPGenerator(Generator):
-    def __init__(self, example_shape: Sequence[int], z_dim: int = 100, hidden: Sequence[int] = (1200, 1200), output: str = "tanh", batch_norm: bool = False) -> None:
+    """``output="auto"``: tanh for images, linear for 2-D points (``image_size`` null)."""
+
+    def __init__(self, image_size: int | None = 28, channels: int | None = 1, z_dim: int = 100, hidden: Sequence[int] = (1200, 1200),
+                 output: str = "auto", batch_norm: bool = False) -> None:
         super().__init__()
         self.z_dim = z_dim
-        self.example_shape = tuple(example_shape)
+        self.example_shape = example_shape_of(image_size, channels)
+        if output == "auto":
+            output = "tanh" if len(self.example_shape) == 3 else "linear"
         layers: list[nn.Module] = []
         width = z_dim
         for h in hidden:
@@ -43,7 +49,7 @@ class MLPGenerator(Generator):
         if output == "tanh":
             layers.append(nn.Tanh())
         elif output != "linear":
-            raise ValueError(f"output={output!r}: use tanh or linear")
+            raise ConfigError(f"model.generator.output={output}: use auto, tanh or linear")
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # [B, z_dim] -> [B, *example_shape]
@@ -51,10 +57,10 @@ class MLPGenerator(Generator):
 
 
 class MLPDiscriminator(Discriminator):
-    def __init__(self, example_shape: Sequence[int], hidden: Sequence[int] = (240, 240), maxout_pieces: int = 5, input_dropout: float = 0.2, dropout: float = 0.5, out_dim: int = 1) -> None:
+    def __init__(self, image_size: int | None = 28, channels: int | None = 1, hidden: Sequence[int] = (240, 240), maxout_pieces: int = 5, input_dropout: float = 0.2, dropout: float = 0.5, out_dim: int = 1) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten(), nn.Dropout(input_dropout)]
-        width = math.prod(example_shape)
+        width = math.prod(example_shape_of(image_size, channels))
         for i, h in enumerate(hidden):
             if maxout_pieces > 1:
                 layers.append(Maxout(width, h, maxout_pieces))

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from gan_lab.nets.base import Discriminator, Generator
+from gan_lab.nets.base import Discriminator, Generator, example_shape_of
 
 
 class GaussianNoise(nn.Module):
@@ -70,24 +70,41 @@ def _data_dependent_init(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
     return layer(x)
 
 
+def _init_sequence(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """Data-dependent init of the weight-normalized layers of ``layers``, in order; their output on ``x``."""
+    h = x
+    for module in layers:
+        h = _data_dependent_init(module, h) if isinstance(module, nn.Linear) else module(h)
+    return h
+
+
+class WeightNormHead(nn.Sequential):
+    """D's output layer (noise, weight-normalized dense) with its data-dependent init."""
+
+    @torch.no_grad()
+    def init_from_data(self, features: torch.Tensor) -> None:
+        _init_sequence(self, features)
+
+
 class SSGANMnistDiscriminator(Discriminator):
     def __init__(
         self,
-        example_shape: Sequence[int] = (1, 28, 28),
+        image_size: int = 28,
+        channels: int = 1,
         hidden: Sequence[int] = (1000, 500, 250, 250, 250),
         input_noise: float = 0.6,
         hidden_noise: float = 0.5,
         out_dim: int = 10,
     ) -> None:
         super().__init__()
-        width = math.prod(example_shape)
+        width = math.prod(example_shape_of(image_size, channels))
         layers: list[nn.Module] = [nn.Flatten()]
         for i, h in enumerate(hidden):
             layers += [GaussianNoise(input_noise if i == 0 else hidden_noise), wn_linear(width, h, train_scale=False), nn.ReLU()]
             width = h
         self.body = nn.Sequential(*layers)
         self.feature_dim, self.out_dim = width, out_dim
-        self.head = nn.Sequential(GaussianNoise(hidden_noise), wn_linear(width, out_dim, train_scale=True))
+        self.head = WeightNormHead(GaussianNoise(hidden_noise), wn_linear(width, out_dim, train_scale=True))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:  # [B, 1, 28, 28] -> [B, 250]
         return self.body(x)
@@ -99,17 +116,13 @@ class SSGANMnistDiscriminator(Discriminator):
         As in the original (``get_output(..., deterministic=False, init=True)``) the Gaussian noise
         is on (training mode), so pre-activations have unit variance with the noise D trains with.
         """
-        h = x
-        for module in [*self.body, *self.head]:
-            h = _data_dependent_init(module, h) if isinstance(module, nn.Linear) else module(h)
+        self.init_head_from_data(_init_sequence(self.body, x))
 
 
 class SSGANMnistGenerator(Generator):
-    def __init__(self, example_shape: Sequence[int] = (1, 28, 28), z_dim: int = 100, hidden: Sequence[int] = (500, 500), output: str = "tanh") -> None:
+    def __init__(self, image_size: int = 28, channels: int = 1, z_dim: int = 100, hidden: Sequence[int] = (500, 500)) -> None:
         super().__init__()
-        if output not in ("tanh", "auto"):
-            raise ValueError(f"output={output!r}: this generator makes images in [-1, 1] (tanh)")
-        self.z_dim, self.example_shape = z_dim, tuple(example_shape)
+        self.z_dim, self.example_shape = z_dim, example_shape_of(image_size, channels)
         layers: list[nn.Module] = []
         width = z_dim
         for h in hidden:

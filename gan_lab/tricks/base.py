@@ -1,67 +1,75 @@
 """The interface of a trick: a small object that touches only the hooks it needs.
 
-The training module calls, in order, for every batch (see ``gan_lab.module.GAN``):
+Architecture (called by the one net builder, ``gan_lab.build.build_nets``, so that training,
+sampling, evaluation and checkpoint loading all rebuild the same nets):
 
-* ``setup(module)`` once, before the optimizers are built (architecture changes);
-* ``real_target(target)`` to set the real label of D's BCE loss (label smoothing);
-* ``d_penalty(module, step)`` / ``g_penalty(module, step)`` added to each player's loss;
-* ``g_objective(module, step)`` which may replace G's adversarial loss (feature matching);
-* ``after_step(module, player)`` after each optimizer step of ``player`` ("d" or "g").
+* ``transform_generator(G)`` / ``transform_discriminator(D)`` return the changed net (virtual BN,
+  a minibatch-discrimination head).
 
-``step`` is a :class:`Step` with the tensors of the current batch. State that must survive a
-resume goes in ``state_dict`` (saved in the checkpoint under ``tricks/<name>``).
+Training (called by ``gan_lab.module.GAN`` for every iteration, in order):
+
+* ``real_target(target)`` sets the real label of D's BCE loss (label smoothing);
+* ``d_penalty(module, it)`` / ``g_penalty(module, it)`` are added to each player's loss;
+* ``g_objective(module, it)`` may replace G's adversarial loss (feature matching);
+* ``after_step(module, player)`` runs after each optimizer step of ``player`` ("d" or "g").
+
+``it`` is the :class:`gan_lab.iteration.Iteration` of the current batch. State that must survive a
+resume goes in ``state_dict`` (saved in the checkpoint under ``tricks/<name>``). ``check`` refuses
+an impossible combination with the objective before anything is built.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import nn
+
+from gan_lab.errors import ConfigError
+from gan_lab.iteration import Iteration
 
 if TYPE_CHECKING:
     from gan_lab.module import GAN
-
-
-@dataclass
-class Step:
-    """Tensors of one training iteration, shared with the tricks."""
-
-    real: torch.Tensor
-    fake: torch.Tensor
-    real_logits: torch.Tensor | None = None
-    real_features: torch.Tensor | None = None  # f(x) from D's step, detached
-    fake_logits: torch.Tensor | None = None
-    fake_features: torch.Tensor | None = None
+    from gan_lab.objectives import Objective
 
 
 class Trick:
     name = "trick"
     #: the trick only makes sense with a loss that reads D(x) as a probability
     requires_probabilistic_loss = False
+    #: D's output for one example depends on the other examples of its batch (minibatch features):
+    #: refused with a per-example gradient penalty, for the reason BatchNorm is (Gulrajani et al. 2017 §4)
+    mixes_examples_in_d = False
 
-    def check(self, module: GAN) -> None:
-        """Raise ``ConfigError`` for an impossible combination, before training starts."""
-        if self.requires_probabilistic_loss and not module.loss.probabilistic:
-            from gan_lab.errors import ConfigError
-
+    def check(self, objective: Objective) -> None:
+        """Raise ``ConfigError`` for an impossible combination, before anything is built."""
+        if self.requires_probabilistic_loss and not objective.probabilistic:
             raise ConfigError(
-                f"trick={self.name} needs a loss that reads D(x) as a probability, and loss={module.loss.name} "
+                f"trick={self.name} needs a loss that reads D(x) as a probability, and loss={objective.loss.name} "
                 "does not: use loss=nonsaturating or loss=minimax, or drop the trick"
             )
+        if self.mixes_examples_in_d and objective.loss.per_example_penalty:
+            raise ConfigError(
+                f"trick={self.name} makes D's output for one example depend on the rest of its batch, and "
+                f"loss={objective.loss.name}'s gradient penalty is per example (Gulrajani et al. 2017 §4, the reason "
+                "BatchNorm is refused too): drop the trick, or use loss=wasserstein / hinge / nonsaturating"
+            )
 
-    def setup(self, module: GAN) -> None:
-        pass
+    def transform_generator(self, generator: nn.Module) -> nn.Module:
+        return generator
+
+    def transform_discriminator(self, discriminator: nn.Module) -> nn.Module:
+        return discriminator
 
     def real_target(self, target: float) -> float:
         return target
 
-    def d_penalty(self, module: GAN, step: Step) -> torch.Tensor | None:
+    def d_penalty(self, module: GAN, it: Iteration) -> torch.Tensor | None:
         return None
 
-    def g_penalty(self, module: GAN, step: Step) -> torch.Tensor | None:
+    def g_penalty(self, module: GAN, it: Iteration) -> torch.Tensor | None:
         return None
 
-    def g_objective(self, module: GAN, step: Step) -> torch.Tensor | None:
+    def g_objective(self, module: GAN, it: Iteration) -> torch.Tensor | None:
         return None
 
     def after_step(self, module: GAN, player: str) -> None:

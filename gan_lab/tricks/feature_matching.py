@@ -1,31 +1,40 @@
 """Feature matching (Salimans et al. 2016, §3.1).
 
-G minimizes || E_x f(x) - E_z f(G(z)) ||_2^2, f an intermediate layer of D (by default D's last
-hidden layer, the ``features`` D returns, as in the original MNIST code). It replaces G's
-adversarial loss (``weight`` scales it); ``add_to_adversarial=true`` adds it instead.
+G minimizes || E_x f(x) - E_z f(G(z)) ||_2^2, f an intermediate layer of D (D's last hidden layer,
+the ``features`` D returns, as in the original MNIST code). It replaces G's adversarial loss
+(``weight`` scales it); ``add_to_adversarial=true`` adds it instead. ``reduction=sum`` is the
+squared L2 norm of §3.1; ``reduction=mean`` divides it by the number of features, as the original
+semi-supervised code does (``T.mean(abs(m1 - m2)**2)`` over the 250 features of its MNIST D).
 The real features come from D's step on the same real batch, D in training mode, detached.
 """
 from __future__ import annotations
 
 import torch
 
-from gan_lab.tricks.base import Step, Trick
+from gan_lab.errors import ConfigError
+from gan_lab.iteration import Iteration
+from gan_lab.tricks.base import Trick
+
+REDUCTIONS = ("sum", "mean")
 
 
-def feature_matching_loss(features_real: torch.Tensor, features_fake: torch.Tensor) -> torch.Tensor:
-    """|| mean_batch f(x) - mean_batch f(G(z)) ||_2^2 for ``[B, F]`` features (real side detached)."""
-    return (features_real.detach().mean(dim=0) - features_fake.mean(dim=0)).square().sum()
+def feature_matching_loss(features_real: torch.Tensor, features_fake: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
+    """|| mean_batch f(x) - mean_batch f(G(z)) ||_2^2 for ``[B, F]`` features (real side detached);
+    ``reduction="mean"`` divides by F."""
+    squared = (features_real.detach().mean(dim=0) - features_fake.mean(dim=0)).square()
+    return squared.mean() if reduction == "mean" else squared.sum()
 
 
 class FeatureMatching(Trick):
     name = "feature_matching"
 
-    def __init__(self, weight: float = 1.0, add_to_adversarial: bool = False) -> None:
-        self.weight = weight
-        self.add_to_adversarial = add_to_adversarial
+    def __init__(self, weight: float = 1.0, add_to_adversarial: bool = False, reduction: str = "sum") -> None:
+        if reduction not in REDUCTIONS:
+            raise ConfigError(f"tricks.feature_matching.reduction={reduction}: use sum (the paper's norm) or mean (the original code)")
+        self.weight, self.add_to_adversarial, self.reduction = weight, add_to_adversarial, reduction
 
-    def g_objective(self, module, step: Step) -> torch.Tensor | None:
-        loss = self.weight * feature_matching_loss(step.real_features, step.fake_features)
+    def g_objective(self, module, it: Iteration) -> torch.Tensor:
+        loss = self.weight * feature_matching_loss(it.real_features, it.fake_features, self.reduction)
         if self.add_to_adversarial:
-            return loss + module.loss.g_loss(step.fake_logits)
+            return loss + module.objective.g_loss(it)
         return loss

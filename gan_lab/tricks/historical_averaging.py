@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-from gan_lab.tricks.base import Step, Trick
+from gan_lab.iteration import Iteration
+from gan_lab.tricks.base import Trick
 
 
 class HistoricalAveraging(Trick):
@@ -43,10 +44,10 @@ class HistoricalAveraging(Trick):
         params = self._params(module, player)
         return self.weight * sum((p - a).square().sum() for p, a in zip(params, self.averages[player]))
 
-    def d_penalty(self, module, step: Step) -> torch.Tensor:
+    def d_penalty(self, module, it: Iteration) -> torch.Tensor:
         return self.penalty(module, "d")
 
-    def g_penalty(self, module, step: Step) -> torch.Tensor:
+    def g_penalty(self, module, it: Iteration) -> torch.Tensor:
         return self.penalty(module, "g")
 
     @torch.no_grad()

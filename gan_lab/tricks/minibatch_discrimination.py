@@ -1,25 +1,32 @@
-"""Minibatch discrimination (Salimans et al. 2016, §3.2) as a trick: D's head becomes
-[f(x), o(x)] -> logits, with the layer of :class:`gan_lab.nets.layers.MinibatchDiscrimination`.
+"""Minibatch discrimination (Salimans et al. 2016, §3.2) as a trick: a transform of D whose head
+becomes [f(x), o(x)] -> logits, the :class:`gan_lab.nets.minibatch_discrimination.MinibatchDiscriminationHead`
+of the original code (per-kernel normalised T, bias, weight-normalised dense output).
 
-Defaults B = 100 kernels of C = 5 dimensions, as in the original CIFAR-10 code. The layer is
-added in ``setup``, before the optimizers exist, so D's optimizer trains T. Under DDP each rank
-computes o(x) within its own batch; T is a parameter of D, kept identical by DDP.
+Defaults B = 100 kernels of C = 5 dimensions, as in the original CIFAR-10 code. The head is built
+by the net builder (``gan_lab.build.build_nets``), before the optimizers exist, so D's optimizer
+trains it and every checkpoint rebuilds it. Its data-dependent init (mean nearest-neighbour L1 of 2,
+bias -mean(o), logits of std 0.1) runs once before training on the batch of real examples D
+initialises on (``Discriminator.init_from_data``: the same batch on every DDP rank; the original's
+``trainx[:500]``), and its ``initialized`` flag travels in checkpoints. Under DDP each rank computes
+o(x) within its own batch. o(x) mixes the examples of a batch, so the trick is refused with a
+per-example gradient penalty (``mixes_examples_in_d``).
 """
 from __future__ import annotations
 
 from torch import nn
 
-from gan_lab.nets.layers import MinibatchDiscrimination as MinibatchLayer
+from gan_lab.nets.minibatch_discrimination import MinibatchDiscriminationHead
 from gan_lab.tricks.base import Trick
 
 
 class MinibatchDiscrimination(Trick):
     name = "minibatch_discrimination"
+    mixes_examples_in_d = True
 
-    def __init__(self, num_kernels: int = 100, kernel_dim: int = 5, init_std: float = 0.05) -> None:
-        self.num_kernels, self.kernel_dim, self.init_std = num_kernels, kernel_dim, init_std
+    def __init__(self, num_kernels: int = 100, kernel_dim: int = 5) -> None:
+        self.num_kernels, self.kernel_dim = num_kernels, kernel_dim
 
-    def setup(self, module) -> None:
-        D = module.discriminator
-        layer = MinibatchLayer(D.feature_dim, self.num_kernels, self.kernel_dim, self.init_std)
-        D.head = nn.Sequential(layer, nn.Linear(layer.out_features, D.out_dim))
+    def transform_discriminator(self, discriminator: nn.Module) -> nn.Module:
+        discriminator.head = MinibatchDiscriminationHead(discriminator.feature_dim, discriminator.out_dim,
+                                                         self.num_kernels, self.kernel_dim)
+        return discriminator

@@ -1,6 +1,6 @@
-"""Virtual batch normalization (Salimans et al. 2016, §3.5) as a trick.
+"""Virtual batch normalization (Salimans et al. 2016, §3.5) as a trick: a transform of G.
 
-Every BatchNorm layer of G becomes a :class:`gan_lab.nets.layers.VirtualBatchNorm`, and a
+Every BatchNorm layer of G becomes a :class:`gan_lab.nets.virtual_batchnorm.VirtualBatchNorm`, and a
 reference batch of latent codes z_ref (``reference_size`` of them, default the batch size) is
 drawn once from a seeded generator and stored as a buffer of G (``vbn_reference_z``): it is in
 every checkpoint, and identical on every DDP rank (same seed; DDP also broadcasts buffers).
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from gan_lab.errors import ConfigError
-from gan_lab.nets.layers import VirtualBatchNorm
+from gan_lab.nets.virtual_batchnorm import VirtualBatchNorm
 from gan_lab.tricks.base import Trick
 
 
@@ -38,21 +38,18 @@ class VirtualBN(Trick):
             raise ConfigError(f"tricks.virtual_bn.reference_size={reference_size}: the reference batch needs >= 2 examples (e.g. 64)")
         self.reference_size, self.seed = reference_size, seed
 
-    def check(self, module) -> None:
-        super().check(module)
-        if not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in module.generator.modules()):
+    def transform_generator(self, generator: nn.Module) -> nn.Module:
+        layers = _replace_batchnorm(generator)
+        if not layers:
             raise ConfigError(
-                f"trick=virtual_bn replaces G's BatchNorm layers, and model={module.config.get('model', {}).get('name', '?')} "
-                "has none in G: use model=dcgan, or model=gan_mlp with model.generator.batch_norm=true"
+                f"trick=virtual_bn replaces G's BatchNorm layers, and this generator ({type(generator).__name__}) has none: "
+                "use model=dcgan, or model=gan_mlp with model.generator.batch_norm=true"
             )
-
-    def setup(self, module) -> None:
-        G = module.generator
-        layers = _replace_batchnorm(G)
         n = self.reference_size
         for layer in layers:
             layer.ref_size = n
-        z_ref = G.sample_z(n, generator=torch.Generator().manual_seed(self.seed))
-        G.register_buffer("vbn_reference_z", z_ref)
-        G.register_forward_pre_hook(lambda net, args: (torch.cat([net.vbn_reference_z, args[0]]), *args[1:]))
-        G.register_forward_hook(lambda net, args, output: output[n:])
+        z_ref = generator.sample_z(n, generator=torch.Generator().manual_seed(self.seed))
+        generator.register_buffer("vbn_reference_z", z_ref)
+        generator.register_forward_pre_hook(lambda net, args: (torch.cat([net.vbn_reference_z, args[0]]), *args[1:]))
+        generator.register_forward_hook(lambda net, args, output: output[n:])
+        return generator

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gan_lab.errors import ConfigError, DataError, GanLabError, TrainingDiverged
-from gan_lab.train import run
+from gan_lab.runner import run
 from tests.conftest import SMALL_DCGAN
 
 

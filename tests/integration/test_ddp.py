@@ -10,7 +10,7 @@ pytestmark = [pytest.mark.ddp, pytest.mark.slow]
 
 def test_ddp_multirun_keeps_ranks_identical_and_writes_one_folder_per_job(cli, tmp_path):
     result = cli(
-        "-m", "trainer=ddp_cpu", "loss=nonsaturating,wgan_gp", "trainer.max_steps=6", "trainer.log_every_n_steps=2",
+        "-m", "trainer=ddp_cpu", "loss=nonsaturating,hinge", "trainer.max_steps=6", "trainer.log_every_n_steps=2",
         "optim.d_steps_per_g_step=2", "trick=[feature_matching,minibatch_discrimination,historical_averaging,virtual_bn]",
         "tricks.minibatch_discrimination.num_kernels=8", "samples.every_n_steps=3",
         "checkpoint.every_n_steps=3", "logger=csv", "trainer.enable_progress_bar=false", "metrics=none", *SMALL_DCGAN,
@@ -60,7 +60,8 @@ def test_two_nodes_of_one_process_on_localhost(tmp_path):
 
 
 def test_torchrun_launch(tmp_path):
-    """torchrun starts the ranks itself (TorchElasticEnvironment); one fixed run folder."""
+    """torchrun starts the ranks itself (TorchElasticEnvironment); one fixed run folder; WGAN-GP's
+    double backward through D's DDP wrapper."""
     import shutil
     import subprocess
 
@@ -69,7 +70,7 @@ def test_torchrun_launch(tmp_path):
     run_dir = tmp_path / "run"
     result = subprocess.run(
         [shutil.which("torchrun"), "--nproc_per_node=2", str(ROOT / "train.py"), "trainer=ddp_cpu", "trainer.max_steps=4",
-         "logger=none", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false", "metrics=none", *SMALL_DCGAN],
+         "loss=wgan_gp", "logger=none", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false", "metrics=none", *SMALL_DCGAN],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]

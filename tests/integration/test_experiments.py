@@ -1,13 +1,13 @@
 """The paper presets compose to the papers' hyper-parameters and train."""
 import torch
 
-from gan_lab.train import build_run
+from gan_lab.runner import build_run
 from tests.conftest import SMALL_DCGAN
 
 
 def test_wgan_preset_is_arjovsky_algorithm_1(cfg_factory):
     cfg = cfg_factory("experiment=wgan", "trainer.max_steps=5", *SMALL_DCGAN)
-    assert cfg.loss.name == "wasserstein" and cfg.loss.objective.clip == 0.01
+    assert cfg.loss._target_ == "gan_lab.losses.Wasserstein" and cfg.loss.clip == 0.01
     assert cfg.optim.d_steps_per_g_step == 5 and cfg.name == "wgan"
     run = build_run(cfg)
     run.trainer.fit(run.module, datamodule=run.datamodule)
@@ -19,7 +19,7 @@ def test_wgan_preset_is_arjovsky_algorithm_1(cfg_factory):
 
 def test_wgan_gp_preset_is_gulrajani_algorithm_1(cfg_factory):
     cfg = cfg_factory("experiment=wgan_gp", "trainer.max_steps=5", *SMALL_DCGAN)
-    assert cfg.loss.objective.gp_weight == 10.0 and cfg.optim.d_steps_per_g_step == 5
+    assert cfg.loss.gp_weight == 10.0 and cfg.optim.d_steps_per_g_step == 5
     run = build_run(cfg)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in run.module.discriminator.modules())
     run.trainer.fit(run.module, datamodule=run.datamodule)

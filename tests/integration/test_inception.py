@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from gan_lab.data.datasets import load
+from gan_lab.data.datasets import load_mixture, load_mnist5k
 from gan_lab.errors import ConfigError
 from gan_lab.metrics.inception import InceptionEvaluator, load_extractor, resolve_weights, to_uint8
 from tests.conftest import SMALL_DCGAN
@@ -34,7 +34,10 @@ def test_fid_kid_is_equal_torch_fidelity_on_two_folders(tmp_path, inception_weig
     torch_fidelity.calculate_metrics on the same folders with the same weights file."""
     import torch_fidelity
 
+    from hydra import compose, initialize_config_dir
+
     from gan_lab.evaluate import evaluate
+    from tests.conftest import CONF
 
     g = torch.Generator().manual_seed(0)
     n = 10
@@ -44,8 +47,10 @@ def test_fid_kid_is_equal_torch_fidelity_on_two_folders(tmp_path, inception_weig
         input1=str(a), input2=str(b), fid=True, kid=True, isc=True, isc_splits=1, kid_subset_size=n,
         feature_extractor_weights_path=str(inception_weights), cuda=False, verbose=False, cache=False, save_cpu_ram=True,
     )
-    ours = evaluate(folder=str(a), data="folder", data_overrides={"root": str(b), "image_size": 32, "channels": 3},
-                    metrics="inception", inception_weights=str(inception_weights), is_splits=1)
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("evaluate", overrides=[f"folder={a}", "data=folder", f"data.root={b}", "data.image_size=32", "data.channels=3",
+                                             "metrics=inception", f"inception_weights={inception_weights}", "is_splits=1"])
+    ours = evaluate(cfg)
     assert ours["metrics/protocol"]["num_samples"] == n
     assert reference["frechet_inception_distance"] > 1e-3  # two different sets: a distance worth comparing
     assert ours["metrics/fid"] == pytest.approx(reference["frechet_inception_distance"], rel=1e-3)
@@ -56,7 +61,7 @@ def test_fid_kid_is_equal_torch_fidelity_on_two_folders(tmp_path, inception_weig
 
 
 def test_fid_of_real_images_against_themselves_is_zero_and_real_features_are_cached(inception_weights, gan_lab_cache):
-    data = load("mnist5k", image_size=28, channels=1)
+    data = load_mnist5k(28)
     real = data.train_x[:6]
 
     def replay(n: int, position=[0]) -> torch.Tensor:  # noqa: B006 - a counter across calls
@@ -119,7 +124,7 @@ def test_prefetch_checks_an_existing_file_and_explains_offline(inception_weights
 
 
 def test_training_logs_fid_is_kid_and_the_memorization_check(cfg_factory, inception_weights, gan_lab_cache):
-    from gan_lab.train import run
+    from gan_lab.runner import run
 
     cfg = cfg_factory("metrics=inception", f"metrics.inception_weights={inception_weights}", "metrics.num_samples=10",
                       "metrics.num_real=10", "metrics.every_n_steps=0", "metrics.memorization_samples=50", *SMALL_DCGAN)
@@ -142,7 +147,7 @@ def _rank(rank: int, world: int, port: int, weights: str, cache: str, out: str) 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GAN_LAB_CACHE=cache)
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world)
-    data = load("mnist5k", image_size=28, channels=1)
+    data = load_mnist5k(28)
     fake = data.val_x[:8]
     evaluator = InceptionEvaluator("mnist5k", data, 8, batch_size=8, weights=weights, num_real=8, is_splits=1)
     evaluator.prepare_real(rank, world, barrier=dist.barrier)
@@ -164,7 +169,7 @@ def test_two_gloo_ranks_give_the_single_process_inception_numbers(tmp_path, ince
     ddp = torch.load(tmp_path / "ddp.pt", weights_only=True)
     os.environ["GAN_LAB_CACHE"], old = str(cache), os.environ.get("GAN_LAB_CACHE")
     try:
-        data = load("mnist5k", image_size=28, channels=1)
+        data = load_mnist5k(28)
         single = InceptionEvaluator("mnist5k", data, 8, batch_size=8, weights=str(inception_weights), num_real=8, is_splits=1)
         values = single.evaluate(lambda n: data.val_x[:n])
         assert single.real_extractions == 0  # rank 0 of the DDP run filled the cache
@@ -178,6 +183,6 @@ def test_two_gloo_ranks_give_the_single_process_inception_numbers(tmp_path, ince
 
 
 def test_points_data_is_refused_for_inception(inception_weights):
-    data = load("ring8", std=0.01, num_train=100, num_val=10)
+    data = load_mixture("ring8", std=0.01, num_train=100, num_val=10)
     with pytest.raises(ConfigError, match="2-D points"):
         InceptionEvaluator("ring8", data, 10, weights=str(inception_weights))

@@ -2,7 +2,7 @@
 import pytest
 
 from gan_lab.loggers import wandb_offline
-from gan_lab.train import run
+from gan_lab.runner import run
 from tests.conftest import SMALL_DCGAN
 from tests.wandb_offline import history, records
 

@@ -58,7 +58,7 @@ def test_two_gloo_ranks_give_the_single_process_numbers(tmp_path):
 
 
 def test_training_writes_classifier_metrics_to_the_summary(cfg_factory, metrics_cache):
-    from gan_lab.train import run
+    from gan_lab.runner import run
 
     cfg = cfg_factory("metrics=classifier", "metrics.every_n_steps=2", "metrics.num_samples=200", *SMALL_DCGAN)
     summary = run(cfg)
@@ -75,7 +75,7 @@ def test_training_writes_classifier_metrics_to_the_summary(cfg_factory, metrics_
 
 
 def test_training_on_ring8_reports_mode_coverage(cfg_factory, metrics_cache):
-    from gan_lab.train import run
+    from gan_lab.runner import run
 
     cfg = cfg_factory("data=ring8", "model=gan_mlp", "metrics=classifier", "metrics.num_samples=400",
                       "metrics.every_n_steps=0", *SMALL_MLP)
@@ -85,7 +85,7 @@ def test_training_on_ring8_reports_mode_coverage(cfg_factory, metrics_cache):
 
 
 def test_unlabelled_data_fails_before_training_unless_skipped(cfg_factory):
-    from gan_lab.train import build_callbacks
+    from gan_lab.runner import build_callbacks
 
     cfg = cfg_factory("metrics=classifier", "data.name=celeba", "metrics.skip_unsupported=false")
     with pytest.raises(ConfigError, match="has no labels"):
@@ -93,18 +93,3 @@ def test_unlabelled_data_fails_before_training_unless_skipped(cfg_factory):
     skipped = build_callbacks(cfg_factory("metrics=classifier", "data.name=celeba"), Path(cfg.run_dir))
     assert any(getattr(cb, "disabled", False) for cb in skipped)  # the default config warns and trains
 
-
-def test_evaluate_cli_scores_a_checkpoint(cfg_factory, metrics_cache, capsys):
-    from gan_lab.evaluate import main
-    from gan_lab.train import run
-
-    summary = run(cfg_factory("metrics=none", "checkpoint.every_n_steps=4", *SMALL_DCGAN))
-    out = Path(summary["run_dir"]) / "scores.json"
-    assert main([f"ckpt_path={summary['last_checkpoint']}", "num_samples=100", f"out={out}"]) == 0
-    scores = json.loads(out.read_text())
-    assert scores["metrics/protocol"]["num_samples"] == 100
-    assert scores["metrics/clf_fid100"] > 0 and 1.0 <= scores["metrics/clf_is100"] <= 10.0
-    assert main(["num_samples=100"]) == 2
-    assert "gan-lab: error: give exactly one of ckpt_path= or folder=" in capsys.readouterr().err
-    assert main([f"ckpt_path={summary['last_checkpoint']}", "bogus=1"]) == 2
-    assert "unknown argument 'bogus'" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from gan_lab.train import build_run
+from gan_lab.runner import build_run
 from tests.conftest import ROOT, SMALL_DCGAN, compose_cfg
 
 COMMON = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "trainer.max_steps=120",
@@ -52,7 +52,7 @@ def test_sigterm_then_resume_auto_gives_the_weights_of_an_uninterrupted_run(tmp_
 
 
 def test_resume_auto_without_a_previous_run_starts_afresh(cfg_factory):
-    from gan_lab.train import run
+    from gan_lab.runner import run
 
     assert run(cfg_factory("resume=auto", *SMALL_DCGAN))["steps"] == 4
 
@@ -60,7 +60,7 @@ def test_resume_auto_without_a_previous_run_starts_afresh(cfg_factory):
 def test_a_file_that_is_not_a_checkpoint_is_refused_without_unpickling(tmp_path):
     import pickle
 
-    from gan_lab.checkpoint_io import load_checkpoint
+    from gan_lab.checkpoints import load_checkpoint
     from gan_lab.errors import ConfigError
 
     class Evil:
@@ -69,11 +69,11 @@ def test_a_file_that_is_not_a_checkpoint_is_refused_without_unpickling(tmp_path)
 
     bad = tmp_path / "evil.ckpt"
     bad.write_bytes(pickle.dumps(Evil()))
-    with pytest.raises(ConfigError, match="is not a gan-lab checkpoint that loads safely"):
+    with pytest.raises(ConfigError, match="is damaged or not a gan-lab checkpoint"):
         load_checkpoint(bad)
-    from gan_lab.train import run
+    from gan_lab.runner import run
     from tests.conftest import compose_cfg
 
-    with pytest.raises(ConfigError, match="is not a gan-lab checkpoint"):  # training refuses it too
+    with pytest.raises(ConfigError, match="is damaged or not a gan-lab checkpoint"):  # training refuses it too
         run(compose_cfg([f"ckpt_path={bad}", *SMALL_DCGAN], run_dir=tmp_path / "run"))
     assert not (tmp_path / "pwned").exists()

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from gan_lab.train import build_run
+from gan_lab.runner import build_run
 from tests.conftest import SMALL_DCGAN, SMALL_MLP, compose_cfg
 
 ALL_TRICKS = ["feature_matching", "minibatch_discrimination", "historical_averaging", "label_smoothing", "virtual_bn"]
@@ -49,7 +49,7 @@ def test_semi_supervised_resumes_exactly_mid_schedule(tmp_path):
     """The K+1 GAN: labelled / unlabelled / fake batches, Gaussian-noise RNG, D's EMA and the LR
     ramp-down (defined on trainer.max_steps, so the resumed run keeps max_steps) continue exactly."""
     common = ["experiment=ssgan_mnist", "model.generator.hidden=[16,16]", "model.discriminator.hidden=[32,16]",
-              "data.labels_per_class=2", "data.batch_size=800", "checkpoint.every_n_steps=7", "trainer.max_steps=12",
+              "task.labels_per_class=2", "data.batch_size=800", "checkpoint.every_n_steps=7", "trainer.max_steps=12",
               "trainer.log_every_n_steps=3", "samples.every_n_steps=0"]
     full = _train(tmp_path, "full", common)
     ckpt = tmp_path / "full" / "checkpoints" / "step_0000007.ckpt"

@@ -5,14 +5,14 @@ import pytest
 import torch
 
 from gan_lab.errors import ConfigError
-from gan_lab.train import build_run, run
+from gan_lab.runner import build_run, run
 
 TINY = [
     "model.generator.hidden=[16,16]",
     "model.discriminator.hidden=[32,16]",
     "trainer.max_steps=3",
     "data.batch_size=20",
-    "data.labels_per_class=2",
+    "task.labels_per_class=2",
 ]
 
 
@@ -29,7 +29,7 @@ def test_each_step_uses_a_labelled_an_unlabelled_and_a_fake_batch(cfg_factory):
     module = built.module
     # per step: D(labelled), D(unlabelled), D(fake); G step: D(fake); at the end: D(test set)
     assert len(calls) == 3 * 4 + 1 and torch.equal(calls[-1], built.datamodule.prepare().val_x)
-    labelled = {tuple(row.flatten().tolist()) for row in module.labelled_x}
+    labelled = {tuple(row.flatten().tolist()) for row in module.objective.labelled_x}
     train = built.datamodule.prepare().train_x.flatten(1)
 
     def nearest(x):  # distance of each row of x to its nearest training digit
@@ -42,7 +42,7 @@ def test_each_step_uses_a_labelled_an_unlabelled_and_a_fake_batch(cfg_factory):
         assert len({tuple(r.flatten().tolist()) for r in unl} - labelled) > 0  # not the labelled batch
         assert torch.equal(fake_d, fake_g) and nearest(fake_d).min() > 1
     # EMA of D: theta_ema = theta_0 + (1 - decay) * sum of updates; differs from D and its start
-    assert not torch.equal(module.discriminator_ema.head[-1].bias, module.discriminator.head[-1].bias)
+    assert not torch.equal(module.objective.discriminator_ema.head[-1].bias, module.discriminator.head[-1].bias)
 
 
 def test_the_preset_ramps_both_learning_rates_down_to_zero_at_max_steps(cfg_factory):
@@ -53,12 +53,12 @@ def test_the_preset_ramps_both_learning_rates_down_to_zero_at_max_steps(cfg_fact
 
 
 def test_ema_update_is_lerp_towards_d(cfg_factory):
-    module = build_run(cfg_factory("experiment=ssgan_mnist", *TINY, "semi_supervised.ema_decay=0.9")).module
+    module = build_run(cfg_factory("experiment=ssgan_mnist", *TINY, "task.ema_decay=0.9")).module
     with torch.no_grad():
         module.discriminator.head[-1].bias.fill_(1.0)
-        module.discriminator_ema.head[-1].bias.fill_(3.0)
-    module.update_ema()
-    assert torch.allclose(module.discriminator_ema.head[-1].bias, torch.full((10,), 3.0 + 0.1 * (1.0 - 3.0)))
+        module.objective.discriminator_ema.head[-1].bias.fill_(3.0)
+    module.objective.update_ema(module.discriminator)
+    assert torch.allclose(module.objective.discriminator_ema.head[-1].bias, torch.full((10,), 3.0 + 0.1 * (1.0 - 3.0)))
 
 
 def test_summary_has_test_errors_and_the_labelled_subset_is_saved(cfg_factory, tmp_path):
@@ -74,31 +74,48 @@ def test_summary_has_test_errors_and_the_labelled_subset_is_saved(cfg_factory, t
 
 def test_supervised_baseline_trains_d_on_the_same_subset_and_leaves_g_alone(cfg_factory, tmp_path):
     built, calls = _train(cfg_factory("experiment=ssgan_mnist_supervised", *TINY))
-    assert built.module.mode == "supervised" and len(calls) == 3 + 1  # labelled batches only, then the test set
+    assert built.module.objective.task == "supervised" and len(calls) == 3 + 1  # labelled batches only, then the test set
     g_opt = built.trainer.optimizers[1]
     assert len(g_opt.state) == 0  # G never stepped
     subset = json.loads((tmp_path / "run" / "labelled_subset.json").read_text())
     semi = build_run(cfg_factory("experiment=ssgan_mnist", *TINY))
-    assert torch.equal(semi.module.labelled_y, built.module.labelled_y)
-    assert subset["labels"] == built.module.labelled_y.tolist()
+    assert torch.equal(semi.module.objective.labelled_y, built.module.objective.labelled_y)
+    assert subset["labels"] == built.module.objective.labelled_y.tolist()
 
 
 @pytest.mark.parametrize(
-    ("override", "message"),
+    ("overrides", "message"),
     [
-        ("trick=label_smoothing", "drop the trick= option"),
-        ("task=conditional", "use task=unconditional, task=semi_supervised or task=supervised"),
+        (["loss=hinge"], r"task=semi_supervised reads D\(x\) = sigmoid\(logsumexp\(l\)\) as a probability, and loss=hinge does not"),
+        (["task=supervised", "trick=[feature_matching]"], r"task=supervised trains D as a plain classifier .*drop trick=\[feature_matching\]"),
+        (["task.labels_per_class=0"], r"task.labels_per_class=0: must be a positive integer"),
     ],
+    ids=["hinge", "supervised_with_a_trick", "zero_labels"],
 )
-def test_bad_semi_supervised_options_say_what_to_type(cfg_factory, override, message):
+def test_bad_semi_supervised_options_say_what_to_type(cfg_factory, overrides, message):
     with pytest.raises(ConfigError, match=message):
-        build_run(cfg_factory("experiment=ssgan_mnist", *TINY, override))
+        build_run(cfg_factory("experiment=ssgan_mnist", *TINY, *overrides))
+
+
+def test_an_unknown_task_lists_the_tasks(cfg_factory):
+    with pytest.raises(Exception, match=r"(?s)Could not find 'task/conditional'.*semi_supervised.*supervised.*unconditional"):
+        cfg_factory("task=conditional")
+
+
+def test_label_smoothing_and_minibatch_discrimination_compose_with_the_semi_supervised_objective(cfg_factory):
+    """Loss-only and architecture tricks go through the same trick objects under every task."""
+    built = build_run(cfg_factory("experiment=ssgan_mnist", *TINY, "trick=[feature_matching,label_smoothing,minibatch_discrimination]"))
+    assert built.module.real_target == 0.9
+    assert type(built.module.discriminator.head).__name__ == "MinibatchDiscriminationHead"
+    assert built.module.discriminator(torch.zeros(4, 1, 28, 28))[0].shape == (4, 10)  # still K logits
+    built.trainer.fit(built.module, datamodule=built.datamodule)
+    assert built.trainer.global_step == 3
 
 
 def test_any_k_logit_discriminator_works_dcgan(cfg_factory):
-    """model=dcgan (out_dim 1 in its config) gets one logit per class of the data under task=semi_supervised."""
+    """model=dcgan gets one logit per class of the data under task=semi_supervised (the objective sets out_dim)."""
     built = build_run(cfg_factory("data=mnist5k", "model=dcgan", "task=semi_supervised",
-                                  "data.labels_per_class=2", "data.batch_size=20", "trainer.max_steps=2"))
+                                  "task.labels_per_class=2", "data.batch_size=20", "trainer.max_steps=2"))
     assert built.module.discriminator(torch.zeros(3, 1, 28, 28))[0].shape == (3, 10)
     built.trainer.fit(built.module, datamodule=built.datamodule)
     assert built.trainer.global_step == 2
@@ -109,6 +126,6 @@ def test_cli_trains_the_preset_and_reports_a_bad_option_in_one_line(cli, tmp_pat
     result = cli("experiment=ssgan_mnist", "logger=csv", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false", *TINY)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "metrics/test_error" in json.loads((tmp_path / "run" / "summary.json").read_text())["metrics"]
-    bad = cli("experiment=ssgan_mnist", "logger=csv", "data.labels_per_class=0", *TINY[:-1])
+    bad = cli("experiment=ssgan_mnist", "logger=csv", "task.labels_per_class=0", *TINY[:-1])
     assert bad.returncode != 0
-    assert "gan-lab: error: data.labels_per_class=0: must be a positive integer" in bad.stderr
+    assert "gan-lab: error: task.labels_per_class=0: must be a positive integer" in bad.stderr

@@ -80,7 +80,7 @@ def test_sample_cli_writes_a_grid_from_a_checkpoint(tmp_path, cfg_factory):
     import subprocess
     import sys
 
-    from gan_lab.train import run
+    from gan_lab.runner import run
     from tests.conftest import SMALL_DCGAN
 
     summary = run(cfg_factory("checkpoint.every_n_steps=2", *SMALL_DCGAN))

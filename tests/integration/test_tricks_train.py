@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from gan_lab.train import run
+from gan_lab.runner import run
 from tests.conftest import SMALL_DCGAN, SMALL_MLP
 
 ALL = "trick=[feature_matching,minibatch_discrimination,historical_averaging,label_smoothing,virtual_bn]"
@@ -18,7 +18,8 @@ def test_all_five_tricks_train_together_on_mnist5k_and_save_their_state(cfg_fact
     ha = ckpt["gan_lab"]["tricks"]["historical_averaging"]
     assert ha["counts"] == {"d": 5, "g": 5}  # theta[0] and 4 updates of each player
     assert ckpt["state_dict"]["generator.vbn_reference_z"].shape == (16, 100)
-    assert any(k.startswith("discriminator.head.0.T") for k in ckpt["state_dict"])  # the minibatch layer
+    assert ckpt["state_dict"]["discriminator.head.md.theta"].shape[1:] == (100, 5)  # the minibatch layer
+    assert bool(ckpt["state_dict"]["discriminator.head.initialized"])  # its data-dependent init travels too
 
 
 def test_all_five_tricks_train_together_on_ring8(cfg_factory):

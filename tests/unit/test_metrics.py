@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from gan_lab.data.datasets import load, mixture_means
+from gan_lab.data.datasets import load_digits, load_mixture, load_mnist5k, mixture_means
 from gan_lab.errors import ConfigError
 from gan_lab.metrics.classifier import load_or_train, train_classifier
 from gan_lab.metrics.evaluation import SampleEvaluator, count_tag, shard
@@ -15,7 +15,7 @@ from gan_lab.metrics.statistics import SampleStatistics, frechet_distance, mean_
 
 @pytest.fixture(scope="session")
 def mnist5k(gan_lab_cache):
-    return load("mnist5k", image_size=28, channels=1)
+    return load_mnist5k(28)
 
 
 def feeder(x: torch.Tensor):
@@ -123,7 +123,7 @@ def test_unlabelled_dataset_is_refused_with_the_fix():
 
 
 def test_mode_coverage_on_ring8():
-    data = load("ring8", std=0.01, num_train=100, num_val=100)
+    data = load_mixture("ring8", std=0.01, num_train=100, num_val=100)
     evaluator = SampleEvaluator("ring8", data, num_samples=80, std=0.01)
     means = mixture_means("ring8")
     all_modes = evaluator.evaluate(lambda n: means.repeat(n // 8, 1))

@@ -20,8 +20,8 @@ def test_mode_metrics_count_high_quality_samples_and_covered_modes():
 
 
 def test_real_data_covers_every_mode():
-    from gan_lab.data.datasets import load
+    from gan_lab.data.datasets import load_mixture, load_mnist5k
 
-    data = load("grid25", std=0.05, num_train=2500, num_val=10)
+    data = load_mixture("grid25", std=0.05, num_train=2500, num_val=10)
     result = mode_metrics(data.train_x, mixture_means("grid25"), 0.05)
     assert result["modes_covered"] == 25 and result["high_quality_fraction"] > 0.98  # 3-sigma in 2-D: 98.9%

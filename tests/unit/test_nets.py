@@ -48,14 +48,15 @@ def test_layer_norm_critic_has_no_batchnorm():
     assert not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
 
 
-@pytest.mark.parametrize("shape", [(1, 28, 28), (2,)])
-def test_mlp_shapes(shape):
-    g = MLPGenerator(shape, z_dim=10, hidden=[32, 32], output="linear")
-    d = MLPDiscriminator(shape, hidden=[16, 16])
+@pytest.mark.parametrize(("image_size", "channels", "shape"), [(28, 1, (1, 28, 28)), (None, None, (2,))])
+def test_mlp_shapes(image_size, channels, shape):
+    g = MLPGenerator(image_size, channels, z_dim=10, hidden=[32, 32])
+    d = MLPDiscriminator(image_size, channels, hidden=[16, 16])
     x = g(g.sample_z(4))
     assert x.shape == (4, *shape)
     logits, features = d(x)
     assert logits.shape == (4,) and features.shape == (4, 16)
+    assert isinstance(g.net[-1], nn.Tanh) == (len(shape) == 3)  # output=auto: tanh for images, linear for points
 
 
 def test_maxout_takes_the_max_over_pieces():

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from gan_lab.train import build_run
+from gan_lab.runner import build_run
 from tests.conftest import SMALL_DCGAN
 
 

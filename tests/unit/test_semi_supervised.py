@@ -6,38 +6,65 @@ import torch
 
 from gan_lab.errors import ConfigError, DataError
 from gan_lab.nets.ssgan_mnist import SSGANMnistDiscriminator, SSGANMnistGenerator
-from gan_lab.semi_supervised.evaluation import count_errors
-from gan_lab.semi_supervised.labelled import balanced_subset, labelled_batch_indices
-from gan_lab.semi_supervised.losses import prob_real, supervised_loss, unsupervised_loss
+from gan_lab.iteration import Iteration
+from gan_lab.losses import Hinge, NonSaturating
+from gan_lab.objectives import SemiSupervised, Supervised
+from gan_lab.objectives.labelled import balanced_subset, labelled_batch_indices
+from gan_lab.objectives.semi_supervised import count_errors
 
 # two examples, K = 2 classes: l = [ln 1, ln 3] -> Z = 4;  l = [0, 0] -> Z = 2
 LOGITS = torch.tensor([[0.0, math.log(3.0)], [0.0, 0.0]])
 
 
+def identity_d(x):
+    """A 'discriminator' whose logits are its input: the tests feed it the logits themselves."""
+    return x, x
+
+
+def objective_with_labelled(objective, logits, labels):
+    objective.register_buffer("labelled_x", logits)
+    objective.register_buffer("labelled_y", labels)
+    return objective
+
+
 def test_fixed_fake_logit_gives_d_of_x_z_over_z_plus_1():
-    assert torch.allclose(prob_real(LOGITS), torch.tensor([4 / 5, 2 / 3]))
+    realness = SemiSupervised(NonSaturating()).realness
+    assert torch.allclose(torch.sigmoid(realness(LOGITS)), torch.tensor([4 / 5, 2 / 3]))
     # the same as a K+1-way softmax with l_{K+1} = 0 (§5), summed over the K real classes
     logits = torch.randn(6, 10)
     with_fake = torch.cat([logits, torch.zeros(6, 1)], dim=1).softmax(dim=1)
-    assert torch.allclose(prob_real(logits), 1 - with_fake[:, -1], atol=1e-6)
+    assert torch.allclose(torch.sigmoid(realness(logits)), 1 - with_fake[:, -1], atol=1e-6)
 
 
 def test_supervised_loss_is_minus_l_y_plus_logsumexp():
     labels = torch.tensor([1, 0])
+    objective = objective_with_labelled(Supervised(NonSaturating()), LOGITS, labels)
+    # the labelled batch holds both examples (batch size = labelled set size): mean of
     # example 1: -ln 3 + ln 4 = ln(4/3); example 2: -0 + ln 2
     expected = (math.log(4 / 3) + math.log(2)) / 2
-    assert supervised_loss(LOGITS, labels).item() == pytest.approx(expected, rel=1e-6)
+    loss, values = objective.d_loss(identity_d, Iteration(1, real=torch.zeros(2, 2), fake=None), 1.0)
+    assert loss.item() == pytest.approx(expected, rel=1e-6) and values["train/train_error"].item() == 0.0
 
 
 def test_unsupervised_loss_matches_hand_computed_value():
-    real, fake = LOGITS, torch.tensor([[math.log(0.5), math.log(0.5)]])  # fake: Z = 1, lse = 0
+    objective = objective_with_labelled(SemiSupervised(NonSaturating(), unlabelled_weight=1.0), LOGITS, torch.tensor([1, 0]))
+    real, fake = LOGITS, torch.tensor([[math.log(0.5), math.log(0.5)]] * 2)  # fake: Z = 1, lse = 0
     lse_real = [math.log(4), math.log(2)]
     softplus = lambda v: math.log1p(math.exp(v))  # noqa: E731
+    # the original's loss_unl: -1/2 E lse + 1/2 E softplus(lse) + 1/2 E_fake softplus(lse)
     expected = (-0.5 * sum(lse_real) / 2 + 0.5 * sum(softplus(v) for v in lse_real) / 2 + 0.5 * softplus(0.0))
-    assert unsupervised_loss(real, fake).item() == pytest.approx(expected, rel=1e-6)
     # = the GAN loss -1/2 E log D(x) - 1/2 E log(1 - D(G(z))) with D = Z/(Z+1)
     gan = -0.5 * (math.log(4 / 5) + math.log(2 / 3)) / 2 - 0.5 * math.log(1 - 1 / 2)
-    assert unsupervised_loss(real, fake).item() == pytest.approx(gan, rel=1e-6)
+    assert expected == pytest.approx(gan, rel=1e-12)
+    loss, values = objective.d_loss(identity_d, Iteration(1, real=real, fake=fake), 1.0)
+    assert values["train/loss_unsup"].item() == pytest.approx(expected, rel=1e-6)
+    sup = (math.log(4 / 3) + math.log(2)) / 2
+    assert loss.item() == pytest.approx(sup + expected, rel=1e-6)  # L_sup + w L_unsup, w = 1
+
+
+def test_semi_supervised_refuses_a_loss_that_is_not_a_probability():
+    with pytest.raises(ConfigError, match="task=semi_supervised reads D\\(x\\) = sigmoid\\(logsumexp\\(l\\)\\) as a probability, and loss=hinge"):
+        SemiSupervised(Hinge())
 
 
 def test_labelled_subset_is_balanced_seeded_and_from_the_right_class():

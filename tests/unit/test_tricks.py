@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from gan_lab.errors import ConfigError
-from gan_lab.train import build_run
+from gan_lab.runner import build_run
 from gan_lab.tricks import HistoricalAveraging, LabelSmoothing
 from gan_lab.tricks.feature_matching import feature_matching_loss
 from tests.conftest import SMALL_DCGAN, SMALL_MLP
@@ -24,6 +24,18 @@ def test_feature_matching_is_squared_distance_of_feature_means():
 def test_label_smoothing_only_touches_the_real_target(cfg_factory):
     run = build_run(cfg_factory("trick=label_smoothing", *SMALL_DCGAN))
     assert run.module.real_target == 0.9
+    loss = run.module.objective.loss
+    real_logits = torch.tensor([2.0, -1.0])
+    fake_logits = torch.tensor([0.5, -3.0], requires_grad=True)
+    smoothed = loss.d_loss(real_logits, fake_logits, run.module.real_target)
+    (grad_smoothed,) = torch.autograd.grad(smoothed, fake_logits)
+    plain = loss.d_loss(real_logits, fake_logits, 1.0)
+    (grad_plain,) = torch.autograd.grad(plain, fake_logits)
+    assert torch.equal(grad_smoothed, grad_plain)  # the fake term (target 0) is untouched
+    sig = torch.sigmoid(real_logits)
+    real_term = -(0.9 * sig.log() + 0.1 * (1 - sig).log()).mean()  # BCE against 0.9, by hand
+    fake_term = -(1 - torch.sigmoid(fake_logits.detach())).log().mean()
+    assert smoothed.item() == pytest.approx((real_term + fake_term).item(), rel=1e-6)
     with pytest.raises(ConfigError, match="choose a value in"):
         LabelSmoothing(real_target=1.5)
 
@@ -48,11 +60,27 @@ def test_historical_average_is_the_mean_of_past_parameters_and_the_penalty_uses_
     assert torch.equal(restored.averages["d"][0], ha.averages["d"][0]) and restored.counts == ha.counts
 
 
-def test_minibatch_discrimination_extends_d_head(cfg_factory):
+def test_minibatch_discrimination_extends_d_head_initialised_from_data_as_the_original(cfg_factory):
+    from gan_lab.build import INIT_EXAMPLES
+    from gan_lab.nets.minibatch_discrimination import mean_nearest_neighbour_l1
+
     run = build_run(cfg_factory("trick=minibatch_discrimination", "tricks.minibatch_discrimination.num_kernels=7", *SMALL_DCGAN))
     D = run.module.discriminator
     logits, features = D(torch.randn(5, 1, 28, 28))
-    assert logits.shape == (5,) and D.head[1].in_features == D.feature_dim + 7
+    assert logits.shape == (5,) and D.head.dense.in_features == D.feature_dim + 7
+    # the data-dependent init ran on the first INIT_EXAMPLES training digits (the original's trainx[:500])
+    real = run.datamodule.prepare().train_x[:INIT_EXAMPLES]
+    with torch.no_grad():
+        f = D.features(real)
+        assert bool(D.head.initialized) and torch.allclose(mean_nearest_neighbour_l1(D.head.md.project(f)), torch.full((7,), 2.0), atol=1e-3)
+        o = D.head.md(f)[:, D.feature_dim:]
+        assert o.mean(0).abs().max() < 1e-4  # bias = -mean(o)
+        assert D.head(f).abs().max() < 1.0  # D does not start saturated (it did with T ~ N(0, 0.05))
+
+
+def test_minibatch_discrimination_is_refused_with_a_per_example_gradient_penalty(cfg_factory):
+    with pytest.raises(ConfigError, match=r"trick=minibatch_discrimination makes D's output for one example depend on the rest of its batch, and loss=wgan_gp's gradient penalty is per example"):
+        build_run(cfg_factory("trick=minibatch_discrimination", "loss=wgan_gp", *SMALL_DCGAN))
 
 
 def test_virtual_bn_replaces_g_batchnorm_and_keeps_a_fixed_reference_batch(cfg_factory):

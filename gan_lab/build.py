@@ -1,0 +1,131 @@
+"""The one way gan-lab assembles its parts from a composed config: the objective of the task, the
+tricks, G and D *with* every architecture change a trick or the task makes, and the training module.
+
+Training (``gan_lab.runner``), ``gan_lab.sample``, ``gan_lab.evaluate`` and checkpoint loading
+(``gan_lab.checkpoints``) all call :func:`build_players`, so a checkpoint always rebuilds the nets
+it was trained with: the config travels in the checkpoint.
+
+Order: the objective and the tricks first (pure objects: impossible combinations fail before any
+net or data exists), then G and D from ``model=`` with the objective's number of D outputs and the
+loss's D constraints, then each trick's transforms.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from gan_lab.data.datasets import Prepared
+from gan_lab.data.spec import DataSpec
+from gan_lab.errors import ConfigError
+from gan_lab.instantiate import instantiate
+from gan_lab.module import GAN
+from gan_lab.objectives import Objective
+from gan_lab.tricks import Trick
+
+#: real examples D's data-dependent init sees (the original Improved-GAN code's ``trainx[:500]``)
+INIT_EXAMPLES = 500
+
+
+@dataclass
+class Players:
+    """G, D and what trains them, built but not yet initialised from data."""
+
+    objective: Objective
+    tricks: list[Trick]
+    generator: nn.Module
+    discriminator: nn.Module
+
+
+def build_objective(cfg: DictConfig) -> Objective:
+    """The ``task=`` group's objective around the ``loss=`` group's loss."""
+    return instantiate(cfg.task, loss=instantiate(cfg.loss))
+
+
+def build_tricks(cfg: DictConfig, objective: Objective) -> list[Trick]:
+    tricks = []
+    for name, spec in sorted((cfg.get("tricks") or {}).items()):
+        if "_target_" not in spec:
+            raise ConfigError(f"tricks.{name} is set but the trick is not selected: add it with 'trick=[...,{name}]'")
+        tricks.append(instantiate(spec))
+    objective.check_tricks(tricks)
+    for trick in tricks:
+        trick.check(objective)
+    return tricks
+
+
+def _mixes_examples(module: nn.Module) -> bool:
+    return isinstance(module, nn.modules.batchnorm._BatchNorm)
+
+
+def build_nets(cfg: DictConfig, objective: Objective, tricks: list[Trick]) -> tuple[nn.Module, nn.Module]:
+    """G and D of ``model=``, shaped for the data and the objective, transformed by the tricks."""
+    spec = DataSpec.of(cfg.data)
+    if cfg.model.get("kind") == "image" and spec.kind == "points":
+        raise ConfigError(f"model={cfg.model.name} makes images and data={spec.name} is 2-D points: use model=gan_mlp for 2-D data")
+    objective.check_data(spec)
+    d_options: dict[str, Any] = {"out_dim": objective.discriminator_outputs(spec)}
+    if cfg.model.discriminator.get("norm") == "auto":  # WGAN-GP §4: no BatchNorm under a per-example penalty
+        d_options["norm"] = "layer" if objective.loss.per_example_penalty else "batch"
+    generator = instantiate(cfg.model.generator)
+    discriminator = instantiate(cfg.model.discriminator, **d_options)
+    for trick in tricks:
+        generator = trick.transform_generator(generator)
+        discriminator = trick.transform_discriminator(discriminator)
+    if objective.loss.per_example_penalty and any(_mixes_examples(m) for m in discriminator.modules()):
+        raise ConfigError(
+            f"loss={objective.loss.name} with BatchNorm in D: the gradient penalty is per example and BatchNorm mixes "
+            "examples (Gulrajani et al. 2017 §4); set model.discriminator.norm=layer (or none, or auto)"
+        )
+    return generator, discriminator
+
+
+def build_players(cfg: DictConfig) -> Players:
+    """Objective, tricks, G and D from a composed config (training, sampling and evaluation alike)."""
+    objective = build_objective(cfg)
+    tricks = build_tricks(cfg, objective)
+    generator, discriminator = build_nets(cfg, objective, tricks)
+    return Players(objective, tricks, generator, discriminator)
+
+
+def finite_check_interval(cfg: DictConfig) -> int:
+    """How often (iterations) the finite-loss flag is read on the host: at every checkpoint and
+    logging step (their gcd), so no checkpoint is written after a NaN; 50 if neither is on."""
+    intervals = [int(n) for n in (cfg.checkpoint.every_n_steps, cfg.trainer.log_every_n_steps) if n and n > 0]
+    return math.gcd(*intervals) if intervals else 50
+
+
+def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Path | None) -> GAN:
+    """The training module: the players initialised from ``data`` (D's data-dependent init, the
+    objective's labelled subset and test split), the optimizers and schedules of ``optim=``."""
+    players.objective.bind(data, int(cfg.seed), run_dir)
+    players.discriminator.init_from_data(data.first_examples(INIT_EXAMPLES))
+    players.objective.attach(players.discriminator)
+    optim = cfg.optim
+    return GAN(
+        generator=players.generator,
+        discriminator=players.discriminator,
+        objective=players.objective,
+        tricks=players.tricks,
+        g_optimizer=instantiate(optim.g),
+        d_optimizer=instantiate(optim.d),
+        g_scheduler=instantiate(optim.g_scheduler) if optim.get("g_scheduler") else None,
+        d_scheduler=instantiate(optim.d_scheduler) if optim.get("d_scheduler") else None,
+        d_steps_per_g_step=optim.d_steps_per_g_step,
+        num_fixed_samples=cfg.samples.num_images,
+        fixed_z_seed=cfg.seed,
+        finite_check_every_n_steps=finite_check_interval(cfg),
+        config=OmegaConf.to_container(cfg, resolve=True),
+    )
+
+
+def load_generator_state(generator: nn.Module, state_dict: dict[str, torch.Tensor]) -> nn.Module:
+    """G's weights from a training module's state dict (keys ``generator.*``), strictly."""
+    prefix = "generator."
+    generator.load_state_dict({k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)})
+    return generator

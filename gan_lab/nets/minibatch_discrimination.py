@@ -1,0 +1,220 @@
+"""Minibatch discrimination (Salimans et al. 2016, "Improved Techniques for Training GANs", §3.2),
+written as the original code does it, data-dependent init included.
+
+Original: openai/improved-gan, ``mnist_svhn_cifar10/nn.py``, class ``MinibatchLayer`` (lines 131-170)
+and ``WeightNormLayer`` / ``weight_norm`` (lines 45-100); wired in
+``mnist_svhn_cifar10/train_cifar_minibatch_discrimination.py`` lines 66-67 (a ``MinibatchLayer`` with
+100 kernels, then ``nn.weight_norm(ll.DenseLayer(..., W=Normal(0.05), nonlinearity=None),
+train_g=True, init_stdv=0.1)``) and initialised from data once, on the first batch, lines 73-75,
+100 and 140 (``init_param(trainx[:500])``).
+
+Minibatch layer (``MinibatchLayer``):
+
+* parameters ``theta`` [A, K, C] ~ N(0, 0.05), ``log_weight_scale`` [K, C] = 0, ``b`` [K] = -1
+  (nn.py l. 133-141);
+* the tensor actually used is ``W = theta * exp(log_weight_scale) / ||theta||``, the norm taken over
+  the input axis A for each (kernel, dim) column (nn.py l. 140; no epsilon, as there);
+* ``M_i = f(x_i) W`` in R^{K x C}, ``c_k(x_i, x_j) = exp(-||M_{i,k} - M_{j,k}||_1)``,
+  ``o(x_i)_k = sum_{j != i} c_k(x_i, x_j) + b_k`` and the output is ``[f(x_i), o(x_i)]``
+  (nn.py l. 152-170). The self term j = i is excluded, as in the original: it adds
+  ``1e6 * eye`` to the distances (l. 153-154), so the j = i term is exp(-1e6) = 0, not exp(0) = 1.
+  Here the diagonal is masked (distance +inf), which gives the same values.
+
+Data-dependent init (``init_from_data``, nn.py l. 156-166, run with ``init=True``):
+
+* ``m_k = 0.5 * mean_i min_{j != i} ||M_{i,k} - M_{j,k}||_1`` (l. 157);
+* ``log_weight_scale[k, :] -= log(m_k)`` (l. 159): W_k is divided by m_k, so on that batch the mean
+  nearest-neighbour L1 distance of every kernel becomes exactly 2;
+* ``b_k = -mean_i sum_{j != i} c_k(x_i, x_j)`` with the rescaled distances (l. 164-166): on that
+  batch ``mean_i o(x_i)_k = 0`` exactly.
+
+Dense layer after it (``weight_norm(ll.DenseLayer)``, i.e. ``WeightNormLayer``): ``W = g v / ||v||``
+(norm per output unit, nn.py l. 77), v ~ N(0, 0.05), g = 1, bias 0 (lasagne's own bias is removed,
+l. 97-99). Init (l. 82-87) with ``init_stdv = 0.1`` (train script l. 67): ``t = x W`` (no bias),
+``m = mean_i t``, ``s = sqrt(mean_i (t - m)^2)``, ``g <- g * init_stdv / s``,
+``bias <- -m * init_stdv / s``. So on the init batch every logit has mean 0 and (population)
+std ``init_stdv`` = 0.1, not 1 (the older ``nn.DenseLayer``, l. 286-291, used 1; the minibatch
+discrimination scripts use ``weight_norm`` with 0.1). ``g`` is trained (``train_g=True``).
+
+In the original all layers initialise in one pass, each on the already-normalised output of the
+layer below; :meth:`MinibatchDiscriminationHead.init_from_data` does the same (MD layer first, then
+the dense layer on the MD layer's post-init output, same batch). Note the original initialises on
+500 labelled examples and trains on batches of 100; o is a sum over the batch, so its offset
+depends on the batch size: initialise on a batch of the training batch size to get mean(o) = 0
+at the start of training.
+
+Init-once rule: each module has a persistent bool buffer ``initialized`` (saved in the state dict).
+``init_from_data`` initialises only if ``initialized`` is False, or if called with ``force=True``;
+otherwise it is a no-op and returns False. A checkpoint restores ``initialized`` = True, so nothing
+re-initialises after loading. Nothing initialises automatically in ``forward``: the caller runs
+``init_from_data`` once, on the first batch, as the original's ``init_param`` does.
+
+Deviation: ``torch.nn.utils.parametrizations.weight_norm`` computes ``||v||`` without the original's
+``1e-6`` inside the square root (nn.py l. 77); irrelevant for v ~ N(0, 0.05).
+Deviation: the distances come from ``torch.cdist(p=1)`` on [K, N, C] (the forward has no [N, K, C, N]
+temporary, unlike the original's broadcast, l. 153) and the diagonal is masked instead of adding 1e6;
+same values. Note: PyTorch's CUDA backward of ``cdist`` allocates a [K, N, N, C] buffer internally
+(DistanceKernel.cu); cdist is kept because it supports double backward (gradient penalties).
+Deviation: the init recomputes o with the updated ``log_weight_scale`` instead of dividing the
+cached distances by m_k (l. 158); identical up to rounding.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+__all__ = [
+    "MinibatchDiscrimination",
+    "MinibatchDiscriminationHead",
+    "pairwise_l1",
+    "mean_nearest_neighbour_l1",
+]
+
+
+def pairwise_l1(projected: torch.Tensor) -> torch.Tensor:
+    """L1 distances between examples, per kernel, self pairs masked to +inf.
+
+    ``projected``: M of shape [N, K, C] (as ``MinibatchLayer``'s ``activation``). Returns [K, N, N]
+    with ``out[k, i, j] = ||M_{i,k} - M_{j,k}||_1`` and ``out[k, i, i] = inf`` (the original adds
+    1e6 on the diagonal, nn.py l. 153-154). Uses ``torch.cdist(p=1)``: no [N, N, K, C] temporary.
+    """
+    m = projected.transpose(0, 1)  # [K, N, C]
+    l1 = torch.cdist(m, m, p=1)  # [K, N, N]
+    n = l1.shape[-1]
+    eye = torch.eye(n, dtype=torch.bool, device=l1.device)
+    return l1.masked_fill(eye, float("inf"))
+
+
+def mean_nearest_neighbour_l1(projected: torch.Tensor) -> torch.Tensor:
+    """Per-kernel mean over i of min_{j != i} ||M_{i,k} - M_{j,k}||_1; ``projected`` [N, K, C] -> [K].
+
+    The data-dependent init of :class:`MinibatchDiscrimination` makes this exactly 2 on the init
+    batch (``mean_min_abs_dif = 0.5 * ...``, nn.py l. 157).
+    """
+    if projected.shape[0] < 2:
+        raise ValueError("nearest neighbours need a batch of at least 2 examples")
+    return pairwise_l1(projected).amin(dim=2).mean(dim=1)
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Minibatch discrimination layer, §3.2, as ``MinibatchLayer`` (improved-gan ``nn.py``).
+
+    ``forward(features [N, A]) -> [N, A + num_kernels] = [features, o]`` with
+    ``o_k(x_i) = sum_{j != i} exp(-||M_{i,k} - M_{j,k}||_1) + b_k`` and
+    ``M = features @ (theta * exp(log_weight_scale) / ||theta||_A)``. Inputs with more than two
+    dimensions are flattened to [N, A] as in the original. See the module docstring for the
+    data-dependent init and the init-once rule.
+    """
+
+    initialized: torch.Tensor
+
+    def __init__(self, in_features: int, num_kernels: int = 100, kernel_dim: int = 5) -> None:
+        super().__init__()
+        self.in_features, self.num_kernels, self.kernel_dim = in_features, num_kernels, kernel_dim
+        # nn.py l. 133-141: theta ~ N(0, 0.05), log_weight_scale = 0, b = -1
+        self.theta = nn.Parameter(torch.randn(in_features, num_kernels, kernel_dim) * 0.05)
+        self.log_weight_scale = nn.Parameter(torch.zeros(num_kernels, kernel_dim))
+        self.b = nn.Parameter(torch.full((num_kernels,), -1.0))
+        self.register_buffer("initialized", torch.tensor(False), persistent=True)
+
+    @property
+    def out_features(self) -> int:
+        return self.in_features + self.num_kernels
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """W = theta * exp(log_weight_scale) / ||theta|| (norm over the input axis), [A, K, C]."""
+        norm = self.theta.square().sum(dim=0).sqrt()  # [K, C], nn.py l. 140 (no epsilon)
+        return self.theta * (self.log_weight_scale.exp() / norm).unsqueeze(0)
+
+    def _flatten(self, features: torch.Tensor) -> torch.Tensor:
+        return features.flatten(1) if features.dim() > 2 else features
+
+    def project(self, features: torch.Tensor) -> torch.Tensor:
+        """M = f(x) W: [N, A] -> [N, K, C] (``activation``, nn.py l. 152)."""
+        return torch.einsum("na,akc->nkc", self._flatten(features), self.weight)
+
+    def kernel_sums(self, features: torch.Tensor) -> torch.Tensor:
+        """sum_{j != i} c_k(x_i, x_j), without the bias: [N, A] -> [N, K] (``f``, nn.py l. 161)."""
+        return torch.exp(-pairwise_l1(self.project(features))).sum(dim=2).t()
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        features = self._flatten(features)
+        o = self.kernel_sums(features) + self.b  # nn.py l. 168
+        return torch.cat([features, o], dim=1)  # nn.py l. 170
+
+    @torch.no_grad()
+    def init_from_data(self, features: torch.Tensor, force: bool = False) -> bool:
+        """Data-dependent init of nn.py l. 156-166 on ``features`` [N, A], N >= 2.
+
+        Rescales each kernel so that its mean nearest-neighbour L1 distance on this batch is 2, then
+        sets ``b = -mean_i o_nobias(x_i)`` so that ``mean_i o(x_i) = 0`` on this batch. Runs only if
+        not yet initialised or ``force``; returns whether it ran.
+        """
+        if bool(self.initialized) and not force:
+            return False
+        features = self._flatten(features)
+        mean_min_abs_dif = 0.5 * mean_nearest_neighbour_l1(self.project(features))  # [K], l. 157
+        self.log_weight_scale.sub_(mean_min_abs_dif.log().unsqueeze(1))  # l. 159
+        self.b.copy_(-self.kernel_sums(features).mean(dim=0))  # l. 161, 164-166
+        self.initialized.fill_(True)
+        return True
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, num_kernels={self.num_kernels}, kernel_dim={self.kernel_dim}"
+
+
+class MinibatchDiscriminationHead(nn.Module):
+    """D's output head of the original's minibatch discrimination scripts: ``MinibatchLayer``
+    followed by a weight-normalised dense layer (train_cifar_minibatch_discrimination.py l. 66-67).
+
+    ``forward(features [N, A]) -> logits [N, out_dim]``. The dense layer is
+    ``weight_norm(nn.Linear(A + num_kernels, out_dim))`` with v ~ N(0, 0.05), g = 1, bias 0 as in
+    ``WeightNormLayer`` (nn.py l. 45-100); ``init_from_data`` initialises the MD layer then the
+    dense layer on the same batch so that every logit has mean 0 and std ``init_stdv`` (0.1, the
+    original's value) on it. Own persistent ``initialized`` buffer; same init-once rule.
+    """
+
+    initialized: torch.Tensor
+
+    def __init__(
+        self,
+        in_features: int,
+        out_dim: int,
+        num_kernels: int = 100,
+        kernel_dim: int = 5,
+        init_stdv: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.in_features, self.out_dim, self.init_stdv = in_features, out_dim, init_stdv
+        self.md = MinibatchDiscrimination(in_features, num_kernels, kernel_dim)
+        dense = nn.Linear(self.md.out_features, out_dim)
+        with torch.no_grad():
+            dense.weight.normal_(0.0, 0.05)  # W=Normal(0.05), train script l. 67
+            dense.bias.zero_()  # WeightNormLayer b = Constant(0.), nn.py l. 46
+        self.dense = weight_norm(dense, name="weight", dim=0)  # norm per output unit
+        with torch.no_grad():
+            self.dense.parametrizations.weight.original0.fill_(1.0)  # g = Constant(1.), nn.py l. 46
+        self.register_buffer("initialized", torch.tensor(False), persistent=True)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.dense(self.md(features))
+
+    @torch.no_grad()
+    def init_from_data(self, features: torch.Tensor, force: bool = False) -> bool:
+        """MD init (if needed or forced), then the dense layer's weight-norm init (nn.py l. 82-87) on
+        the MD layer's output for the same batch. Runs only if not yet initialised or ``force``;
+        returns whether it ran."""
+        if bool(self.initialized) and not force:
+            return False
+        self.md.init_from_data(features, force=force)
+        h = self.md(features)
+        t = nn.functional.linear(h, self.dense.weight)  # x W, no bias
+        m = t.mean(dim=0)  # l. 83
+        inv_stdv = self.init_stdv / (t - m).square().mean(dim=0).sqrt()  # l. 85
+        g = self.dense.parametrizations.weight.original0  # [out_dim, 1]
+        g.mul_(inv_stdv.unsqueeze(1))  # l. 87: g <- g * inv_stdv
+        self.dense.bias.copy_(-m * inv_stdv)  # l. 87: b <- -m * inv_stdv
+        self.initialized.fill_(True)
+        return True

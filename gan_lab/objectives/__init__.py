@@ -1,0 +1,5 @@
+"""Objectives (``task=``): what D's and G's losses are in one training iteration."""
+from gan_lab.objectives.base import Objective, Unconditional
+from gan_lab.objectives.semi_supervised import SemiSupervised, Supervised
+
+__all__ = ["Objective", "SemiSupervised", "Supervised", "Unconditional"]
