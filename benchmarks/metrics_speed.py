@@ -38,10 +38,10 @@ def main() -> None:
     torch.manual_seed(0)
     generator = DCGANGenerator(image_size=28, channels=1).eval()  # default-size DCGAN G (untrained)
     if args.extractor == "classifier":
-        from gan_lab.metrics.evaluation import SampleEvaluator
+        from gan_lab.metrics.classifier_metrics import ClassifierEvaluator
 
         def build():
-            return SampleEvaluator("mnist5k", data, num_samples=n)
+            return ClassifierEvaluator("mnist5k", data, num_samples=n)
     else:
         from gan_lab.metrics.inception import InceptionEvaluator, load_extractor
 

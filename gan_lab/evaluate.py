@@ -18,7 +18,8 @@ from gan_lab.cli import CONFIG_DIR, report_errors
 
 USAGE = ("python -m gan_lab.evaluate (ckpt_path=PATH | folder=DIR data=NAME) [data.KEY=VALUE ...] "
          "[metrics=classifier|inception] [inception_weights=FILE] [num_samples=N] [num_real=N] [batch_size=N] [seed=0] [out=FILE]")
-EXTRACTORS = ("classifier", "inception")
+#: evaluate.yaml's keys that override the metrics group's scorer options, where the scorer has them
+SCORER_OPTIONS = ("num_samples", "num_real", "batch_size", "inception_weights", "is_splits")
 
 
 def check_options(cfg: DictConfig) -> None:
@@ -28,8 +29,8 @@ def check_options(cfg: DictConfig) -> None:
         raise ConfigError(f"give exactly one of ckpt_path= or folder=: {USAGE}")
     if cfg.folder is not None and cfg.get("data") is None:
         raise ConfigError(f"folder= needs data=NAME, the dataset to compare with: {USAGE}")
-    if cfg.metrics.get("name") not in EXTRACTORS:
-        raise ConfigError(f"metrics={cfg.metrics.get('name')}: use metrics=classifier or metrics=inception")
+    if "scorer" not in cfg.metrics:
+        raise ConfigError(f"metrics={cfg.metrics.get('name')} scores nothing: use metrics=classifier or metrics=inception")
     for key in ("num_samples", "num_real", "batch_size"):
         value = cfg.get(key)
         if value is not None and (not isinstance(value, int) or value < 1):
@@ -64,22 +65,15 @@ def evaluate(cfg: DictConfig) -> dict:
         source = {"folder": str(cfg.folder)}
     datamodule = instantiate(data_cfg)
     prepared = datamodule.prepare(for_training=False)
-    extractor = cfg.metrics.name
     images = None
-    num_samples = cfg.num_samples or int(cfg.metrics.num_samples)
+    options = {k: cfg[k] for k in SCORER_OPTIONS if cfg.get(k) is not None and k in cfg.metrics.scorer}
     if cfg.folder is not None:
         images = folder_images(cfg.folder, int(data_cfg.image_size), int(data_cfg.channels))
-        num_samples = min(cfg.num_samples or len(images), len(images))
-    if extractor == "inception":
-        from gan_lab.metrics.inception import InceptionEvaluator
-
-        evaluator = InceptionEvaluator(str(data_cfg.name), prepared, num_samples, int(cfg.batch_size or 100),
-                                       weights=cfg.inception_weights, num_real=cfg.num_real, seed=cfg.seed, is_splits=cfg.is_splits)
-    else:
-        from gan_lab.metrics.evaluation import SampleEvaluator
-
-        evaluator = SampleEvaluator(str(data_cfg.name), prepared, num_samples, int(cfg.batch_size or 500),
-                                    std=prepared.info.get("std"))
+        options["num_samples"] = min(cfg.num_samples or len(images), len(images))
+    if "skip_unsupported" in cfg.metrics.scorer:
+        options["skip_unsupported"] = False  # evaluating is all this command does: refuse, don't skip
+    scorer = instantiate(cfg.metrics.scorer, dataset=str(data_cfg.name), **options)
+    evaluator = scorer.build(prepared)
     gen = torch.Generator().manual_seed(cfg.seed)
     offset = 0
 

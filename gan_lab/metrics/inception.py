@@ -273,7 +273,7 @@ class InceptionEvaluator:
         and the generated pool3 features are all-gathered for the k-NN metrics.
         """
         from gan_lab.metrics import precision_recall as prc
-        from gan_lab.metrics.evaluation import count_tag, shard
+        from gan_lab.metrics.protocol import count_tag, shard
 
         if self._metrics is None:
             self.prepare_real(rank, world_size)
@@ -314,3 +314,30 @@ class InceptionEvaluator:
             scores = prc.prdc(self._prdc_real.to(fake.device), fake)
             values.update({f"metrics/{name}{tag}": value for name, value in scores.items()})
         return values
+
+
+class InceptionMetrics:
+    """``metrics=inception`` options; the weights are found and loaded here, before any data is read
+    or step trained (a missing or wrong file is one line with the fix)."""
+
+    name = "inception"
+    disabled = None
+
+    def __init__(self, dataset: str, num_samples: int = 10_000, batch_size: int = 100, inception_weights: str | None = None,
+                 num_real: int | None = None, is_splits: int = 10, kid_subsets: int = 100, kid_subset_size: int = 1000,
+                 real_split: str = "train", seed: int = 0) -> None:
+        if int(num_samples) < 1 or int(batch_size) < 1:
+            raise ConfigError(f"metrics.num_samples={num_samples} and metrics.batch_size={batch_size} must be positive")
+        self.dataset, self.num_samples, self.batch_size = dataset, int(num_samples), int(batch_size)
+        self.options = dict(num_real=num_real, is_splits=int(is_splits), kid_subsets=int(kid_subsets),
+                            kid_subset_size=int(kid_subset_size), real_split=real_split, seed=seed)
+        self.weights = resolve_weights(inception_weights)
+        self.extractor = load_extractor(self.weights)
+
+    def build(self, data, device=None, rank: int = 0, world_size: int = 1, barrier=None) -> InceptionEvaluator:
+        evaluator = InceptionEvaluator(self.dataset, data, self.num_samples, self.batch_size, extractor=self.extractor,
+                                       weights_path=self.weights, **self.options)
+        if device is not None:
+            evaluator.to(device)
+        evaluator.prepare_real(rank, world_size, barrier=barrier)
+        return evaluator

@@ -9,7 +9,8 @@ import torch
 from gan_lab.data.datasets import load_digits, load_mixture, load_mnist5k, mixture_means
 from gan_lab.errors import ConfigError
 from gan_lab.metrics.classifier import load_or_train, train_classifier
-from gan_lab.metrics.evaluation import SampleEvaluator, count_tag, shard
+from gan_lab.metrics.classifier_metrics import ClassifierEvaluator
+from gan_lab.metrics.protocol import count_tag, shard
 from gan_lab.metrics.statistics import SampleStatistics, frechet_distance, mean_cov
 
 
@@ -99,9 +100,9 @@ def test_classifier_accuracy_and_cache(mnist5k):
 
 
 def test_real_statistics_are_cached_and_real_digits_score_well(mnist5k):
-    SampleEvaluator("mnist5k", mnist5k, num_samples=1000).stats_path().unlink(missing_ok=True)  # start cold
-    first = SampleEvaluator("mnist5k", mnist5k, num_samples=1000)
-    second = SampleEvaluator("mnist5k", mnist5k, num_samples=1000)
+    ClassifierEvaluator("mnist5k", mnist5k, num_samples=1000).stats_path().unlink(missing_ok=True)  # start cold
+    first = ClassifierEvaluator("mnist5k", mnist5k, num_samples=1000)
+    second = ClassifierEvaluator("mnist5k", mnist5k, num_samples=1000)
     assert (first.real_extractions, second.real_extractions) == (1, 0)  # second: cache hit
     torch.testing.assert_close(first.real_cov, second.real_cov)
 
@@ -114,17 +115,17 @@ def test_real_statistics_are_cached_and_real_digits_score_well(mnist5k):
 
 def test_fid_refuses_fewer_samples_than_feature_dims(mnist5k):
     with pytest.raises(ConfigError, match="metrics.num_samples=1000"):
-        SampleEvaluator("mnist5k", mnist5k, num_samples=10)
+        ClassifierEvaluator("mnist5k", mnist5k, num_samples=10)
 
 
 def test_unlabelled_dataset_is_refused_with_the_fix():
     with pytest.raises(ConfigError, match="metrics=none"):
-        SampleEvaluator("celeba", None, num_samples=1000)
+        ClassifierEvaluator("celeba", None, num_samples=1000)
 
 
 def test_mode_coverage_on_ring8():
     data = load_mixture("ring8", std=0.01, num_train=100, num_val=100)
-    evaluator = SampleEvaluator("ring8", data, num_samples=80, std=0.01)
+    evaluator = ClassifierEvaluator("ring8", data, num_samples=80, std=0.01)
     means = mixture_means("ring8")
     all_modes = evaluator.evaluate(lambda n: means.repeat(n // 8, 1))
     one_mode = evaluator.evaluate(lambda n: means[:1].repeat(n, 1))

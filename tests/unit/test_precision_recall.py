@@ -156,13 +156,13 @@ def mnist5k(gan_lab_cache):
 def test_classifier_metrics_report_precision_recall_density_coverage(mnist5k):
     """metrics=classifier on the digit classifier's features: held-out digits against the train
     split score high, noise has no recall or coverage; real features are cached with the statistics."""
-    from gan_lab.metrics.evaluation import SampleEvaluator
+    from gan_lab.metrics.classifier_metrics import ClassifierEvaluator
 
-    path = SampleEvaluator("mnist5k", mnist5k, num_samples=1000).stats_path()
+    path = ClassifierEvaluator("mnist5k", mnist5k, num_samples=1000).stats_path()
     stats = torch.load(path, weights_only=True)
     torch.save({"mean": stats["mean"], "cov": stats["cov"]}, path)  # a file of the previous version: no features
-    first = SampleEvaluator("mnist5k", mnist5k, num_samples=1000)
-    second = SampleEvaluator("mnist5k", mnist5k, num_samples=1000)
+    first = ClassifierEvaluator("mnist5k", mnist5k, num_samples=1000)
+    second = ClassifierEvaluator("mnist5k", mnist5k, num_samples=1000)
     assert (first.real_extractions, second.real_extractions) == (1, 0)  # rewritten with the features, then a hit
     assert set(torch.load(path, weights_only=True)) == {"mean", "cov", "features"}
     assert second.real_features.shape == (1000, second.classifier.feature_dim)  # 1,000 of the 4,000: as many as generated
@@ -191,10 +191,10 @@ def test_classifier_metrics_report_precision_recall_density_coverage(mnist5k):
 
 def test_points_keep_their_mode_metrics_only():
     from gan_lab.data.datasets import load_mixture, mixture_means
-    from gan_lab.metrics.evaluation import SampleEvaluator
+    from gan_lab.metrics.classifier_metrics import ClassifierEvaluator
 
     data = load_mixture("ring8", std=0.01, num_train=100, num_val=100)
-    evaluator = SampleEvaluator("ring8", data, num_samples=80, std=0.01)
+    evaluator = ClassifierEvaluator("ring8", data, num_samples=80, std=0.01)
     values = evaluator.evaluate(lambda n: mixture_means("ring8").repeat(n // 8, 1))
     assert set(values) == {"metrics/modes_covered80", "metrics/high_quality_fraction80"}
     assert "prdc" not in evaluator.protocol

@@ -1,6 +1,9 @@
-"""Score generated samples against a dataset: classifier FID / IS / class coverage, or 2-D mode coverage.
+"""``metrics=classifier``: score generated samples on a digit classifier the project trains (FID / IS /
+class coverage / precision-recall), or by 2-D mode coverage.
 
-Used by the training callback (``gan_lab/callbacks/metrics.py``) and ``python -m gan_lab.evaluate``.
+:class:`ClassifierMetrics` is the config's ``_target_`` (its options; checks before any data is
+read); its ``build`` makes the :class:`ClassifierEvaluator` of a loaded dataset, for the training
+callback (``gan_lab/callbacks/evaluation.py``) and ``python -m gan_lab.evaluate`` alike.
 Real statistics (mean, covariance and the features themselves) are computed once per (dataset,
 split, resolution, extractor, count) and cached on disk under ``cache_dir()/real_stats``. Names
 follow the protocol (StyleGAN2-ADA convention): ``metrics/clf_fid5k`` = FID on the digit
@@ -25,15 +28,11 @@ from gan_lab.errors import ConfigError
 from gan_lab.metrics import precision_recall as prc
 from gan_lab.metrics.classifier import load_or_train
 from gan_lab.metrics.modes import mode_metrics
+from gan_lab.metrics.protocol import count_tag, shard
 from gan_lab.metrics.statistics import SampleStatistics, frechet_distance, mean_cov
 
 POINT_DATASETS = ("ring8", "grid25")
 NO_LABELS = ("celeba", "folder")
-
-
-def count_tag(n: int) -> str:
-    """5000 -> '5k', 2500 -> '2500' (the sample count in a metric's name)."""
-    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
 def check_dataset(dataset: str) -> None:
@@ -44,13 +43,10 @@ def check_dataset(dataset: str) -> None:
         )
 
 
-def shard(n: int, rank: int, world_size: int) -> int:
-    """How many of ``n`` samples rank ``rank`` generates (the first ranks take the remainder)."""
-    return n // world_size + (1 if rank < n % world_size else 0)
-
-
-class SampleEvaluator:
-    """Everything needed to score samples of one dataset; build once, call ``evaluate`` many times."""
+class ClassifierEvaluator:
+    """The project's CPU metrics of one dataset (``metrics=classifier``): classifier FID / IS / class
+    coverage / precision-recall for images, PacGAN's mode coverage for 2-D points. Build once, call
+    ``evaluate`` many times."""
 
     def __init__(self, dataset: str, data, num_samples: int, batch_size: int = 500, classifier_seed: int = 0,
                  std: float | None = None, real_split: str = "train") -> None:
@@ -155,3 +151,32 @@ class SampleEvaluator:
             scores = prc.prdc(self.real_features.to(fake.device), fake)
             values.update({f"metrics/clf_{name}{t}": value for name, value in scores.items()})
         return values
+
+
+class ClassifierMetrics:
+    """``metrics=classifier`` options: what to build once the data is loaded."""
+
+    name = "classifier"
+
+    def __init__(self, dataset: str, num_samples: int = 5000, batch_size: int = 500, classifier_seed: int = 0,
+                 real_split: str = "train", skip_unsupported: bool = False) -> None:
+        if int(num_samples) < 1 or int(batch_size) < 1:
+            raise ConfigError(f"metrics.num_samples={num_samples} and metrics.batch_size={batch_size} must be positive")
+        self.dataset, self.num_samples, self.batch_size = dataset, int(num_samples), int(batch_size)
+        self.classifier_seed, self.real_split = classifier_seed, real_split
+        self.disabled = None  # why the metrics are off (None: on)
+        try:
+            check_dataset(dataset)  # fail before training, not after it
+        except ConfigError as err:
+            if not skip_unsupported:
+                raise
+            self.disabled = str(err)  # the default metrics config: say so once, train anyway
+
+    def build(self, data, device=None, rank: int = 0, world_size: int = 1, barrier=None) -> ClassifierEvaluator:
+        if data.kind == "points" and world_size > 1 and self.num_samples % world_size:
+            raise ConfigError(f"metrics.num_samples={self.num_samples} must be divisible by the {world_size} ranks on 2-D data")
+        evaluator = ClassifierEvaluator(self.dataset, data, self.num_samples, self.batch_size, self.classifier_seed,
+                                        std=data.info.get("std"), real_split=self.real_split)
+        if device is not None and data.kind == "image":
+            evaluator.classifier.to(device)
+        return evaluator

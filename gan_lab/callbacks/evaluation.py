@@ -1,0 +1,103 @@
+"""Sample-quality metrics during training: every ``every_n_steps`` iterations and at the end.
+
+``metrics`` is the ``metrics=`` group's options object (``gan_lab.metrics.classifier_metrics.ClassifierMetrics``
+or ``gan_lab.metrics.inception.InceptionMetrics``, checked before any data is read); once the data
+is loaded its ``build`` makes the evaluator. Each evaluation generates the evaluator's samples in
+eval mode without gradients (each rank its share, from a fixed per-rank seed so successive
+evaluations score the same z), sends ``metrics/...`` to the loggers and prints one line. At the
+end, ``memorization_samples`` samples are checked against the training set
+(``gan_lab.metrics.memorization``). ``summary()`` gives summary.json the last values plus the
+protocol (extractor, counts).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from gan_lab.callbacks.images import log_image, save_grid
+from gan_lab.metrics.memorization import memorization_report
+
+log = logging.getLogger("gan_lab")
+
+
+class EvaluateDuringTraining(L.Callback):
+    def __init__(self, metrics, every_n_steps: int = 1000, memorization_samples: int = 0, seed: int = 0,
+                 out_dir: str | None = None) -> None:
+        self.metrics = metrics
+        self.every_n_steps, self.seed = int(every_n_steps or 0), seed
+        self.memorization_samples, self.out_dir = int(memorization_samples or 0), out_dir
+        if metrics.disabled:
+            log.warning("metrics skipped: %s", metrics.disabled)
+        self.evaluator = None
+        self.data = None
+        self.last: dict[str, float] = {}
+        self.history: list[dict] = []
+        self._last_step = -1
+
+    @property
+    def disabled(self) -> bool:
+        return bool(self.metrics.disabled)
+
+    def setup(self, trainer: L.Trainer, pl_module, stage: str) -> None:
+        if self.disabled:
+            return
+        self.data = trainer.datamodule.prepare()
+        self.evaluator = self.metrics.build(self.data, pl_module.device, trainer.global_rank, trainer.world_size,
+                                            barrier=trainer.strategy.barrier)
+
+    def _evaluate(self, trainer: L.Trainer, module) -> None:
+        step = trainer.global_step
+        if step == self._last_step or self.evaluator is None:
+            return
+        self._last_step = step
+        started = time.perf_counter()
+        gen = torch.Generator(device=module.device).manual_seed(self.seed + 1_000_003 * trainer.global_rank)
+
+        def generate(n: int) -> torch.Tensor:
+            return module.generate(module.generator.sample_z(n, device=module.device, generator=gen))
+
+        values = self.evaluator.evaluate(generate, trainer.global_rank, trainer.world_size, gather=module.all_gather)
+        self.last = values
+        self.history.append({"step": step, **values})
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.log_metrics(values, step=step)
+            text = "  ".join(f"{k.removeprefix('metrics/')}={v:.4g}" for k, v in values.items())
+            log.info("step %d metrics (%.1f s): %s", step, time.perf_counter() - started, text)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.every_n_steps > 0 and trainer.global_step > 0 and trainer.global_step % self.every_n_steps == 0:
+            self._evaluate(trainer, pl_module)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._evaluate(trainer, pl_module)
+        if self.memorization_samples > 0 and trainer.is_global_zero and self.evaluator is not None:
+            self._memorization(trainer, pl_module)
+
+    @torch.no_grad()
+    def _memorization(self, trainer: L.Trainer, module) -> None:
+        data = self.data
+        if data.kind != "image" or data.train_x is None:
+            log.info("memorization check skipped: it needs an in-memory image dataset")
+            return
+        gen = torch.Generator(device=module.device).manual_seed(self.seed + 7)
+        z = module.generator.sample_z(self.memorization_samples, device=module.device, generator=gen)
+        samples = module.generate(z, batch_size=self.metrics.batch_size).cpu()
+        values, pairs = memorization_report(samples, data.train_x, data.val_x)
+        self.last.update(values)
+        for logger in trainer.loggers:
+            logger.log_metrics(values, step=trainer.global_step)
+        out_dir = Path(self.out_dir) if self.out_dir else Path(trainer.default_root_dir)
+        path = save_grid(pairs, out_dir / "memorization.png", nrow=len(pairs) // 2)
+        log_image(trainer, "memorization", path)
+        text = "  ".join(f"{k.removeprefix('metrics/')}={v:.4g}" for k, v in values.items())
+        log.info("memorization (%d samples vs %d training images; top row: closest samples, bottom: their nearest "
+                 "training image, %s): %s", len(samples), len(data.train_x), path, text)
+
+    def summary(self) -> dict:
+        protocol = self.evaluator.protocol if self.evaluator is not None else {}
+        return {**self.last, "metrics/protocol": protocol, "metrics/history": self.history}
