@@ -11,6 +11,7 @@ loss's D constraints, then each trick's transforms.
 """
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,20 @@ def finite_check_interval(cfg: DictConfig) -> int:
     return math.gcd(*intervals) if intervals else 50
 
 
+def _optimizer(spec: DictConfig, key: str):
+    """``optim.g`` / ``optim.d``: a partial torch.optim class; an option it does not take fails here,
+    in one line, rather than inside the Trainer's setup."""
+    factory = instantiate(spec)
+    target = factory.func
+    params = inspect.signature(target).parameters
+    unknown = [k for k in factory.keywords if k not in params]
+    if unknown:
+        options = ", ".join(p for p in params if p not in ("self", "params"))
+        raise ConfigError(f"{key}: {spec._target_} takes no option {', '.join(unknown)} (its options: {options}); "
+                          f"remove it with ~{key}.{unknown[0]} or pick the optimizer's options")
+    return factory
+
+
 def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Path | None) -> GAN:
     """The training module: the players initialised from ``data`` (D's data-dependent init, the
     objective's labelled subset and test split), the optimizers and schedules of ``optim=``."""
@@ -112,8 +127,8 @@ def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Pat
         discriminator=players.discriminator,
         objective=players.objective,
         tricks=players.tricks,
-        g_optimizer=instantiate(optim.g),
-        d_optimizer=instantiate(optim.d),
+        g_optimizer=_optimizer(optim.g, "optim.g"),
+        d_optimizer=_optimizer(optim.d, "optim.d"),
         g_scheduler=instantiate(optim.g_scheduler) if optim.get("g_scheduler") else None,
         d_scheduler=instantiate(optim.d_scheduler) if optim.get("d_scheduler") else None,
         d_steps_per_g_step=optim.d_steps_per_g_step,

@@ -12,7 +12,9 @@ class Iteration:
 
     ``real_logits`` / ``fake_logits`` are D's raw outputs (``[B]``, or ``[B, K]`` for a K-class D);
     ``real_features`` is f(x), D's last hidden layer on the real batch, detached (feature matching).
-    In G's phase ``fake_logits`` / ``fake_features`` are D's outputs on G(z) with gradients to G.
+    In G's phase ``fake_logits`` / ``fake_features`` are D's outputs on G(z) with gradients to G; when
+    a trick asks for it (``needs_real_in_g_phase``) they come from one forward of [real; fake] through
+    the updated D, and ``real_features`` is replaced by that forward's real half.
     """
 
     number: int  # 1-based number of the training iteration

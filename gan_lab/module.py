@@ -100,6 +100,7 @@ class GAN(L.LightningModule):
         self.register_buffer("fixed_z", fixed_z)
         # first iteration whose loss was not finite (-1: none); read on the host only every N steps
         self.register_buffer("first_bad_step", torch.tensor(-1, dtype=torch.long), persistent=False)
+        self.joint_g_phase = any(t.needs_real_in_g_phase for t in self.tricks)
         self.real_target = 1.0
         for trick in self.tricks:
             self.real_target = trick.real_target(self.real_target)
@@ -175,7 +176,7 @@ class GAN(L.LightningModule):
         g_loss, g_grad_norm = None, None
         if g_turn:
             with frozen(self.discriminator):
-                it.fake_logits, it.fake_features = self.discriminator(fake)
+                self.discriminate_fake(it)
                 replacements = [o for o in (t.g_objective(self, it) for t in self.tricks) if o is not None]
                 g_loss = sum(replacements[1:], replacements[0]) if replacements else self.objective.g_loss(it)
                 g_total = g_loss
@@ -198,6 +199,18 @@ class GAN(L.LightningModule):
             self._log_step(it, fake_logits_d, d_loss, g_loss, d_grad_norm, g_grad_norm, values)
         if number % self.finite_check_every_n_steps == 0 or number == self.trainer.max_steps:
             self.check_finite()
+
+    def discriminate_fake(self, it: Iteration) -> None:
+        """G's phase: D (plain module, weights frozen by the caller) on G(z), with gradients to G. With a
+        trick that needs it (feature matching), real and fake go through the current D in one forward,
+        so BatchNorm normalises both halves with the same statistics."""
+        if self.joint_g_phase:
+            logits, features = self.discriminator(torch.cat([it.real, it.fake]))
+            n = it.real.shape[0]
+            it.real_features = features[:n].detach()
+            it.fake_logits, it.fake_features = logits[n:], features[n:]
+        else:
+            it.fake_logits, it.fake_features = self.discriminator(it.fake)
 
     def _track_finite(self, iteration: int, d_loss: torch.Tensor, g_loss: torch.Tensor | None) -> None:
         finite = torch.isfinite(d_loss.detach())

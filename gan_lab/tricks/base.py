@@ -36,6 +36,9 @@ class Trick:
     name = "trick"
     #: the trick only makes sense with a loss that reads D(x) as a probability
     requires_probabilistic_loss = False
+    #: G's phase passes the real batch through the current D too, in one forward with the fake batch
+    #: (``it.real_features`` then holds the current D's features under joint batch statistics)
+    needs_real_in_g_phase = False
     #: D's output for one example depends on the other examples of its batch (minibatch features):
     #: refused with a per-example gradient penalty, for the reason BatchNorm is (Gulrajani et al. 2017 §4)
     mixes_examples_in_d = False

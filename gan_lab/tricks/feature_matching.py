@@ -5,7 +5,16 @@ the ``features`` D returns, as in the original MNIST code). It replaces G's adve
 (``weight`` scales it); ``add_to_adversarial=true`` adds it instead. ``reduction=sum`` is the
 squared L2 norm of §3.1; ``reduction=mean`` divides it by the number of features, as the original
 semi-supervised code does (``T.mean(abs(m1 - m2)**2)`` over the 250 features of its MNIST D).
-The real features come from D's step on the same real batch, D in training mode, detached.
+
+Real and fake features come from one forward of [real; fake] through the current D (after D's
+step, weights frozen, training mode), as the original passes both batches through the current D:
+under BatchNorm the two halves are normalised with the same statistics, so a per-channel affine
+difference between real and fake (a half-contrast G) shows in the loss. Separate real-only and
+fake-only forwards would normalise each half by its own statistics and hide it (the test
+``test_feature_matching_sees_a_contrast_difference_that_separate_batch_norm_hides``). The real
+half is detached; its BatchNorm statistics are shared with the fake half (the point of the joint
+forward). Deviation: the original code draws a second unlabelled batch for the real features (its
+D has no BatchNorm); here the iteration's real batch is passed again, through the updated D.
 """
 from __future__ import annotations
 
@@ -27,6 +36,7 @@ def feature_matching_loss(features_real: torch.Tensor, features_fake: torch.Tens
 
 class FeatureMatching(Trick):
     name = "feature_matching"
+    needs_real_in_g_phase = True
 
     def __init__(self, weight: float = 1.0, add_to_adversarial: bool = False, reduction: str = "sum") -> None:
         if reduction not in REDUCTIONS:

@@ -27,7 +27,7 @@ def _train(cfg):
 def test_each_step_uses_a_labelled_an_unlabelled_and_a_fake_batch(cfg_factory):
     built, calls = _train(cfg_factory("experiment=ssgan_mnist", *TINY))
     module = built.module
-    # per step: D(labelled), D(unlabelled), D(fake); G step: D(fake); at the end: D(test set)
+    # per step: D(labelled), D(unlabelled), D(fake); G step: D([unlabelled; fake]); at the end: D(test set)
     assert len(calls) == 3 * 4 + 1 and torch.equal(calls[-1], built.datamodule.prepare().val_x)
     labelled = {tuple(row.flatten().tolist()) for row in module.objective.labelled_x}
     train = built.datamodule.prepare().train_x.flatten(1)
@@ -35,7 +35,10 @@ def test_each_step_uses_a_labelled_an_unlabelled_and_a_fake_batch(cfg_factory):
     def nearest(x):  # distance of each row of x to its nearest training digit
         return torch.cdist(x.flatten(1), train, compute_mode="donot_use_mm_for_euclid_dist").min(dim=1).values
     for step in range(3):
-        lab, unl, fake_d, fake_g = calls[4 * step : 4 * step + 4]
+        lab, unl, fake_d, joint = calls[4 * step : 4 * step + 4]
+        # G's phase: feature matching passes [unlabelled; fake] through the updated D in one forward
+        assert torch.equal(joint[:20], unl)
+        fake_g = joint[20:]
         assert {tuple(r.flatten().tolist()) for r in lab} <= labelled and len(lab) == 20
         assert len(lab.unique(dim=0)) == 20  # 20 labelled examples (2 per class): each once per batch
         assert nearest(unl).max() == 0  # real training digits

@@ -21,6 +21,33 @@ def test_feature_matching_is_squared_distance_of_feature_means():
     assert fake.grad.tolist() == [[-1.0, -2.0], [-1.0, -2.0]]  # d/dfake of ||mu_r - mu_f||^2 = -2 (mu_r - mu_f) / B
 
 
+def test_feature_matching_sees_a_contrast_difference_that_separate_batch_norm_hides(cfg_factory):
+    """A half-contrast batch against a real one, through the BatchNorm DCGAN D: training's G phase
+    (one forward of [real; fake]) scores it far above the real-vs-real sampling noise; separate
+    forwards (each half its own BatchNorm statistics) would score it like real data."""
+    from gan_lab.iteration import Iteration
+
+    run = build_run(cfg_factory("trick=feature_matching", *SMALL_DCGAN))
+    module, trick = run.module, run.module.tricks[0]
+    x = run.datamodule.prepare().train_x
+    a, b = x[:64], x[64:128]
+
+    def training_loss(real, fake):  # what G's phase computes in training
+        it = Iteration(1, real=real, fake=fake)
+        with torch.no_grad():
+            module.discriminate_fake(it)
+            return trick.g_objective(module, it).item()
+
+    def separate_loss(real, fake):
+        with torch.no_grad():
+            return feature_matching_loss(module.discriminator.features(real), module.discriminator.features(fake)).item()
+
+    noise = training_loss(a, b)  # two real batches: the sampling noise of the loss
+    half_contrast = training_loss(a, 0.5 * b)
+    assert half_contrast > 10 * noise, (half_contrast, noise)
+    assert separate_loss(a, 0.5 * b) < 2 * separate_loss(a, b)  # the blindness the joint forward removes
+
+
 def test_label_smoothing_only_touches_the_real_target(cfg_factory):
     run = build_run(cfg_factory("trick=label_smoothing", *SMALL_DCGAN))
     assert run.module.real_target == 0.9
