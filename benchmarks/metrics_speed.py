@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     n = args.n or (10_000 if args.extractor == "classifier" else 200)
     os.environ["GAN_LAB_CACHE"] = tempfile.mkdtemp(prefix="gan_lab_cache_")  # cold on purpose
-    from gan_lab.data.datasets import load_mixture, load_mnist5k
+    from gan_lab.data.datasets import load_mnist5k
     from gan_lab.nets.dcgan import DCGANGenerator
 
     data = load_mnist5k(28)

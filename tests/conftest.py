@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf, open_dict
+from omegaconf import open_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = str(ROOT / "conf")

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from gan_lab.runner import run
-from tests.conftest import ROOT, SMALL_DCGAN
+from tests.conftest import SMALL_DCGAN
 
 
 def app(module: str, *args: str, cwd) -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from gan_lab.data.datasets import load_digits, load_mixture, load_mnist5k, mixture_means
+from gan_lab.data.datasets import load_mixture, load_mnist5k, mixture_means
 from gan_lab.errors import ConfigError
 from gan_lab.metrics.classifier import load_or_train, train_classifier
 from gan_lab.metrics.classifier_metrics import ClassifierEvaluator

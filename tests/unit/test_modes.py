@@ -20,7 +20,7 @@ def test_mode_metrics_count_high_quality_samples_and_covered_modes():
 
 
 def test_real_data_covers_every_mode():
-    from gan_lab.data.datasets import load_mixture, load_mnist5k
+    from gan_lab.data.datasets import load_mixture
 
     data = load_mixture("grid25", std=0.05, num_train=2500, num_val=10)
     result = mode_metrics(data.train_x, mixture_means("grid25"), 0.05)
