@@ -46,6 +46,55 @@ def run_dir_of(cfg: DictConfig) -> Path:
     raise ConfigError("run_dir is not set: pass run_dir=/path/to/folder when running outside the Hydra CLI")
 
 
+def _task_overrides() -> tuple[list[str], set[str] | None]:
+    """This job's overrides (without hydra / resume keys), and in a multirun the keys the sweep varies
+    (a comma list, a sweep function, or ``hydra.sweeper.params`` of a preset), read from the sweep's
+    ``multirun.yaml``; None outside a multirun."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return [], None
+    hydra_cfg = HydraConfig.get()
+    ignored = ("hydra.", "hydra/", "resume=", "ckpt_path=", "run_dir=", "name=")
+    overrides = sorted(o for o in hydra_cfg.overrides.task if not o.lstrip("+~").startswith(ignored))
+    sweep_file = Path(hydra_cfg.sweep.dir) / "multirun.yaml"
+    if hydra_cfg.mode != RunMode.MULTIRUN or not sweep_file.is_file():
+        return overrides, None
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    sweep = OmegaConf.load(sweep_file).hydra
+    parsed = OverridesParser.create().parse_overrides(list(sweep.overrides.task))
+    varying = {o.key_or_group for o in parsed if o.is_sweep_override()} | set((sweep.sweeper.get("params") or {}).keys())
+    return overrides, varying
+
+
+def run_labels(cfg: DictConfig) -> tuple[str, str]:
+    """(run name, run group) for the loggers. The run is named after its overrides (in a multirun, the
+    ones the sweep varies); the group is ``name=`` if given, else those overrides without the seed, so
+    the seeds of one setting form one group in W&B and the rows of an ablation do not."""
+    overrides, varying = _task_overrides()
+    if varying is not None:
+        overrides = [o for o in overrides if o.lstrip("+~").split("=")[0] in varying]
+    run_name = " ".join(overrides)[:128] or "default"
+    if cfg.get("name") not in (None, "default"):
+        return run_name, str(cfg.name)
+    return run_name, " ".join(o for o in overrides if not o.startswith("seed="))[:128] or "default"
+
+
+def hyperparameters(cfg: DictConfig, module: GAN) -> dict[str, Any]:
+    """The resolved config, and under ``run`` the settings a dashboard groups by (model, loss, task,
+    tricks, data, seed, learning rates, k)."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config["run"] = {
+        "model": cfg.model.name, "loss": module.objective.loss.name, "task": module.objective.task,
+        "tricks": ",".join(t.name for t in module.tricks) or "none", "data": cfg.data.name, "seed": cfg.seed,
+        "g_lr": cfg.optim.g.get("lr"), "d_lr": cfg.optim.d.get("lr"), "d_steps_per_g_step": cfg.optim.d_steps_per_g_step,
+        "batch_size": cfg.data.batch_size,
+    }
+    return config
+
+
 def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
     from lightning.pytorch.callbacks import ModelCheckpoint
 
@@ -103,6 +152,7 @@ def build_run(cfg: DictConfig) -> Run:
     run_dir.mkdir(parents=True, exist_ok=True)
     with open_dict(cfg):
         cfg.run_dir = str(run_dir)  # ${run_dir} in the logger and metrics configs
+        cfg.run_name, cfg.run_group = run_labels(cfg)  # ${run_name} / ${run_group} in the W&B config
     ckpt_path = resolve_ckpt_path(cfg, run_dir)  # a damaged checkpoint fails here, before any work
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     players = build_players(cfg)
@@ -117,6 +167,8 @@ def build_run(cfg: DictConfig) -> Run:
             shutil.copyfile(previous_id, run_dir / "wandb_id")
     callbacks = build_callbacks(cfg, run_dir)
     loggers = [instantiate(spec) for spec in (cfg.get("logger") or {}).values() if spec]
+    for logger in loggers:  # the composed config, so dashboards filter and group runs by any setting
+        logger.log_hyperparams(hyperparameters(cfg, module))
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         callbacks=callbacks,

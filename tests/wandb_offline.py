@@ -47,3 +47,19 @@ def history(path: Path) -> list[dict]:
         if record.WhichOneof("record_type") == "history":
             rows.append({"/".join(item.nested_key) or item.key: json.loads(item.value_json) for item in record.history.item})
     return rows
+
+
+def config(path: Path) -> dict:
+    """The run's config as W&B holds it (the ``config`` records' updates, by top-level key)."""
+    values: dict = {}
+    for record in records(path):
+        if record.WhichOneof("record_type") == "config":
+            for item in record.config.update:
+                key = "/".join(item.nested_key) or item.key
+                values[key] = json.loads(item.value_json)
+    return values
+
+
+def run_record(path: Path):
+    """The run's ``RunRecord`` (project, group, display name, ...)."""
+    return next(r.run for r in records(path) if r.WhichOneof("record_type") == "run")

@@ -4,7 +4,7 @@ import pytest
 from gan_lab.loggers import wandb_offline
 from gan_lab.runner import run
 from tests.conftest import SMALL_DCGAN
-from tests.wandb_offline import history, records
+from tests.wandb_offline import config, history, records, run_record
 
 
 @pytest.mark.parametrize("logger, files", [("csv", "csv/metrics.csv"), ("tensorboard", "tensorboard/events.out.tfevents.*"), ("none", None)])
@@ -42,3 +42,22 @@ def test_multirun_logs_each_job_to_its_own_offline_wandb_run_in_one_group(cli, t
         run_records = [r.run for r in records(path) if r.WhichOneof("record_type") == "run"]
         assert run_records and run_records[0].run_group == "ablation" and run_records[0].project == "gan-lab"
         assert [row["trainer/global_step"] for row in history(path) if "train/d_loss" in row] == [1, 3]
+
+
+@pytest.mark.slow
+def test_wandb_runs_carry_the_config_are_named_after_their_overrides_and_grouped_without_the_seed(cli, tmp_path):
+    result = cli("-m", "trick=label_smoothing,feature_matching", "seed=1,2", "trainer.max_steps=2", "trainer.log_every_n_steps=1",
+                 "samples.every_n_steps=0", "checkpoint.every_n_steps=0", "trainer.enable_progress_bar=false",
+                 "model.generator.width=8", "model.discriminator.width=8", "metrics=none", "logger=[wandb,csv]", env={"WANDB_MODE": ""})
+    assert result.returncode == 0, result.stderr[-3000:]
+    groups: dict[str, list[str]] = {}
+    for job in sorted((tmp_path / "multirun").glob("[0-9]")):
+        path = next(job.glob("wandb/offline-run-*/run-*.wandb"))
+        record, values = run_record(path), config(path)
+        groups.setdefault(record.run_group, []).append(record.display_name)
+        assert values["run"]["model"] == "dcgan" and values["run"]["loss"] == "nonsaturating" and values["run"]["task"] == "unconditional"
+        assert values["run"]["tricks"] in record.display_name and f"seed={values['run']['seed']}" in record.display_name
+        assert values["optim"]["g"]["lr"] == 2e-4 and values["model"]["generator"]["width"] == 8  # the whole config too
+        assert (job / "csv" / "hparams.yaml").is_file()  # both loggers of logger=[wandb,csv]
+    assert sorted(groups) == ["trick=feature_matching", "trick=label_smoothing"]  # the seeds of a setting: one group
+    assert sorted(groups["trick=label_smoothing"]) == ["seed=1 trick=label_smoothing", "seed=2 trick=label_smoothing"]
