@@ -167,8 +167,9 @@ def build_run(cfg: DictConfig) -> Run:
             shutil.copyfile(previous_id, run_dir / "wandb_id")
     callbacks = build_callbacks(cfg, run_dir)
     loggers = [instantiate(spec) for spec in (cfg.get("logger") or {}).values() if spec]
+    params = hyperparameters(cfg, module)
     for logger in loggers:  # the composed config, so dashboards filter and group runs by any setting
-        logger.log_hyperparams(hyperparameters(cfg, module))
+        logger.log_hyperparams(params)
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         callbacks=callbacks,

@@ -28,7 +28,7 @@ from gan_lab.errors import ConfigError
 from gan_lab.metrics import precision_recall as prc
 from gan_lab.metrics.classifier import load_or_train
 from gan_lab.metrics.modes import mode_metrics
-from gan_lab.metrics.protocol import count_tag, shard
+from gan_lab.metrics.protocol import Scorer, count_tag, shard
 from gan_lab.metrics.statistics import SampleStatistics, frechet_distance, mean_cov
 
 POINT_DATASETS = ("ring8", "grid25")
@@ -39,7 +39,7 @@ def check_dataset(dataset: str) -> None:
     if dataset in NO_LABELS:
         raise ConfigError(
             f"metrics=classifier needs a labelled digit-like dataset, data={dataset} has no labels: "
-            "use metrics=none (Inception metrics are not available in this build)"
+            "use metrics=inception (FID / IS / KID / precision-recall on InceptionV3) or metrics=none"
         )
 
 
@@ -153,18 +153,15 @@ class ClassifierEvaluator:
         return values
 
 
-class ClassifierMetrics:
+class ClassifierMetrics(Scorer):
     """``metrics=classifier`` options: what to build once the data is loaded."""
 
     name = "classifier"
 
     def __init__(self, dataset: str, num_samples: int = 5000, batch_size: int = 500, classifier_seed: int = 0,
                  real_split: str = "train", skip_unsupported: bool = False) -> None:
-        if int(num_samples) < 1 or int(batch_size) < 1:
-            raise ConfigError(f"metrics.num_samples={num_samples} and metrics.batch_size={batch_size} must be positive")
-        self.dataset, self.num_samples, self.batch_size = dataset, int(num_samples), int(batch_size)
+        super().__init__(dataset, num_samples, batch_size)
         self.classifier_seed, self.real_split = classifier_seed, real_split
-        self.disabled = None  # why the metrics are off (None: on)
         try:
             check_dataset(dataset)  # fail before training, not after it
         except ConfigError as err:

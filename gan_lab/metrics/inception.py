@@ -40,6 +40,7 @@ from torch import nn
 
 from gan_lab.data.datasets import cache_dir, write_cache
 from gan_lab.errors import ConfigError
+from gan_lab.metrics.protocol import Scorer
 
 log = logging.getLogger("gan_lab")
 
@@ -316,19 +317,16 @@ class InceptionEvaluator:
         return values
 
 
-class InceptionMetrics:
+class InceptionMetrics(Scorer):
     """``metrics=inception`` options; the weights are found and loaded here, before any data is read
     or step trained (a missing or wrong file is one line with the fix)."""
 
     name = "inception"
-    disabled = None
 
     def __init__(self, dataset: str, num_samples: int = 10_000, batch_size: int = 100, inception_weights: str | None = None,
                  num_real: int | None = None, is_splits: int = 10, kid_subsets: int = 100, kid_subset_size: int = 1000,
                  real_split: str = "train", seed: int = 0) -> None:
-        if int(num_samples) < 1 or int(batch_size) < 1:
-            raise ConfigError(f"metrics.num_samples={num_samples} and metrics.batch_size={batch_size} must be positive")
-        self.dataset, self.num_samples, self.batch_size = dataset, int(num_samples), int(batch_size)
+        super().__init__(dataset, num_samples, batch_size)
         self.options = dict(num_real=num_real, is_splits=int(is_splits), kid_subsets=int(kid_subsets),
                             kid_subset_size=int(kid_subset_size), real_split=real_split, seed=seed)
         self.weights = resolve_weights(inception_weights)
