@@ -101,6 +101,7 @@ class GAN(L.LightningModule):
         # first iteration whose loss was not finite (-1: none); read on the host only every N steps
         self.register_buffer("first_bad_step", torch.tensor(-1, dtype=torch.long), persistent=False)
         self.joint_g_phase = any(t.needs_real_in_g_phase for t in self.tricks)
+        self.has_schedulers = d_scheduler is not None or (g_scheduler is not None and objective.trains_generator)
         self.real_target = 1.0
         for trick in self.tricks:
             self.real_target = trick.real_target(self.real_target)
@@ -190,9 +191,10 @@ class GAN(L.LightningModule):
             for trick in self.tricks:
                 trick.after_step(self, "g")
 
-        schedulers = self.lr_schedulers()
-        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
-            scheduler.step()  # once per training iteration
+        if self.has_schedulers:  # no per-iteration lr_schedulers() lookup when there are none
+            schedulers = self.lr_schedulers()
+            for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+                scheduler.step()  # once per training iteration
 
         self._track_finite(number, d_loss, g_loss)
         if should_log:

@@ -73,6 +73,8 @@ def count_errors(classifier: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_
 
 class SemiSupervised(Objective):
     task = "semi_supervised"
+    #: the unlabelled batch enters D's loss (False: the supervised baseline, where every label may be used)
+    needs_unlabelled = True
 
     def __init__(self, loss: GANLoss, labels_per_class: int | None = 10, labelled_seed: int | None = None,
                  unlabelled_weight: float = 1.0, ema_decay: float | None = 0.999) -> None:
@@ -94,8 +96,6 @@ class SemiSupervised(Objective):
         self.ema_decay = float(ema_decay) if ema_decay else None
         self.discriminator_ema: nn.Module | None = None
         self.test_x = self.test_y = None
-
-    needs_unlabelled = True
 
     def check_data(self, data: DataSpec) -> None:
         if data.kind != "image" or not data.num_classes:
