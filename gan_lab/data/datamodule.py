@@ -11,7 +11,7 @@ import lightning as L
 import torch
 
 from gan_lab.data.datasets import Prepared
-from gan_lab.data.loader import InMemoryLoader
+from gan_lab.data.loader import InMemoryLoader, StreamLoader
 from gan_lab.errors import ConfigError, DataError
 
 
@@ -68,16 +68,12 @@ class GANDataModule(L.LightningDataModule):
         data = self.prepare()
         rank = self.trainer.global_rank if self.trainer is not None else 0
         world = self.trainer.world_size if self.trainer is not None else 1
-        if data.stream is not None:
-            return torch.utils.data.DataLoader(
-                data.stream,
-                batch_size=self.batch_size,
-                shuffle=True,
-                drop_last=True,
+        if data.stream is not None:  # read from disk by worker processes, resumable mid-epoch too
+            return StreamLoader(
+                data.stream, self.batch_size, seed=self.seed, rank=rank, world_size=world,
                 num_workers=self.num_workers,
                 persistent_workers=self.num_workers > 0,
                 pin_memory=torch.cuda.is_available(),
-                generator=torch.Generator().manual_seed(self.seed),
             )
         return InMemoryLoader((data.train_x,), self.batch_size, seed=self.seed, rank=rank, world_size=world)
 
