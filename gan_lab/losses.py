@@ -104,11 +104,14 @@ class WassersteinGP(Wasserstein):
         self.gp_weight = gp_weight
 
     def d_penalty(self, discriminator, real, fake):
-        eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+        # a packed critic (PacGAN, trick=packing) decides per pack of m examples: one eps, one norm per pack
+        m = getattr(discriminator, "pack_size", 1)
+        eps = torch.rand(real.shape[0] // m, *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+        eps = eps.repeat_interleave(m, dim=0)  # [B/m, 1, ...] -> [B, 1, ...]: the members of a pack share eps
         mixed = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
         logits, _ = discriminator(mixed)
         (grad,) = torch.autograd.grad(logits.sum(), mixed, create_graph=True)
-        return self.gp_weight * (grad.flatten(1).norm(2, dim=1) - 1).square().mean()
+        return self.gp_weight * (grad.reshape(real.shape[0] // m, -1).norm(2, dim=1) - 1).square().mean()
 
 
 class Hinge(GANLoss):

@@ -208,7 +208,7 @@ class GAN(L.LightningModule):
         so BatchNorm normalises both halves with the same statistics."""
         if self.joint_g_phase:
             logits, features = self.discriminator(torch.cat([it.real, it.fake]))
-            n = it.real.shape[0]
+            n = features.shape[0] // 2  # real and fake halves are equal: B examples, or B/m packs (trick=packing)
             it.real_features = features[:n].detach()
             it.fake_logits, it.fake_features = logits[n:], features[n:]
         else:

@@ -101,6 +101,12 @@ class SemiSupervised(Objective):
         if data.kind != "image" or not data.num_classes:
             raise ConfigError(f"task={self.task}: data={data.name} has no class labels to learn from: use {LABELLED_DATA}")
 
+    def check_tricks(self, tricks: list) -> None:
+        for trick in tricks:
+            if getattr(trick, "packs_examples", False):  # PacGAN packing: one decision per pack of m examples
+                raise ConfigError(f"task={self.task} needs K class logits for every example (Salimans et al. 2016 §5), and "
+                                  f"trick={trick.name} makes D decide once per pack of examples: drop trick={trick.name}")
+
     def discriminator_outputs(self, data: DataSpec) -> int:
         return int(data.num_classes)
 
