@@ -7,7 +7,9 @@ it was trained with: the config travels in the checkpoint.
 
 Order: the objective and the tricks first (pure objects: impossible combinations fail before any
 net or data exists), then G and D from ``model=`` with the objective's number of D outputs and the
-loss's D constraints, then each trick's transforms.
+loss's D constraints, then each trick's transforms, then the D stabilisers that act on the whole D:
+spectral normalisation of its layers (``model.discriminator.spectral_norm``) and the augmentation of
+its inputs (``augment=``), last, so a wrapping trick (a packed D) is augmented per example.
 """
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ from gan_lab.data.datasets import Prepared
 from gan_lab.data.spec import DataSpec
 from gan_lab.errors import ConfigError
 from gan_lab.instantiate import instantiate
+from gan_lab.losses import R1Regularised
 from gan_lab.module import GAN
+from gan_lab.nets.spectral_norm import spectral_normalise
 from gan_lab.objectives import Objective
 from gan_lab.tricks import Trick
 
@@ -55,6 +59,13 @@ def build_tricks(cfg: DictConfig, objective: Objective) -> list[Trick]:
             raise ConfigError(f"tricks.{name} is set but the trick is not selected: add it with 'trick=[...,{name}]'")
         tricks.append(instantiate(spec))
     objective.check_tricks(tricks)
+    loss = objective.loss
+    mixing = [t.name for t in tricks if t.mixes_examples_in_d]
+    if isinstance(loss, R1Regularised) and loss.per_example_penalty and mixing:
+        raise ConfigError(
+            f"trick={mixing[0]} makes D's output for one example depend on the rest of its batch, and {loss.penalty_name} "
+            "is per example (the reason BatchNorm is refused too): drop the trick, or set loss.r1_gamma=0"
+        )
     for trick in tricks:
         trick.check(objective)
     return tricks
@@ -70,20 +81,51 @@ def build_nets(cfg: DictConfig, objective: Objective, tricks: list[Trick]) -> tu
     if cfg.model.get("kind") == "image" and spec.kind == "points":
         raise ConfigError(f"model={cfg.model.name} makes images and data={spec.name} is 2-D points: use model=gan_mlp for 2-D data")
     objective.check_data(spec)
+    augment = _augment(cfg, spec)
+    # spectral_norm is a transform of the builder, not an option of D's class: D's node without it (rooted
+    # at model.discriminator, so an error names the full key)
+    d_node = OmegaConf.to_container(cfg.model.discriminator, resolve=True)
+    spectral = d_node.pop("spectral_norm", False)
+    if not isinstance(spectral, bool):
+        raise ConfigError(f"model.discriminator.spectral_norm={spectral}: use true or false")
+    d_spec = OmegaConf.create({"model": {"discriminator": d_node}}).model.discriminator
     d_options: dict[str, Any] = {"out_dim": objective.discriminator_outputs(spec)}
-    if cfg.model.discriminator.get("norm") == "auto":  # WGAN-GP §4: no BatchNorm under a per-example penalty
-        d_options["norm"] = "layer" if objective.loss.per_example_penalty else "batch"
+    if d_spec.get("norm") == "auto":  # no BatchNorm under a per-example penalty (WGAN-GP §4), none under SN (SN-GAN §4)
+        d_options["norm"] = "none" if spectral else "layer" if objective.loss.per_example_penalty else "batch"
     generator = instantiate(cfg.model.generator)
-    discriminator = instantiate(cfg.model.discriminator, **d_options)
+    discriminator = instantiate(d_spec, **d_options)
     for trick in tricks:
         generator = trick.transform_generator(generator)
         discriminator = trick.transform_discriminator(discriminator)
-    if objective.loss.per_example_penalty and any(_mixes_examples(m) for m in discriminator.modules()):
+    if spectral:
+        discriminator = spectral_normalise(discriminator)
+    if augment is not None:
+        discriminator.set_augment(augment)
+    loss = objective.loss
+    if loss.per_example_penalty and any(_mixes_examples(m) for m in discriminator.modules()):
+        if isinstance(loss, R1Regularised):
+            raise ConfigError(
+                f"{loss.penalty_name} with BatchNorm in D: the penalty is per example and BatchNorm mixes examples; "
+                "set model.discriminator.norm=layer (or none, or auto), or loss.r1_gamma=0"
+            )
         raise ConfigError(
-            f"loss={objective.loss.name} with BatchNorm in D: the gradient penalty is per example and BatchNorm mixes "
+            f"loss={loss.name} with BatchNorm in D: the gradient penalty is per example and BatchNorm mixes "
             "examples (Gulrajani et al. 2017 §4); set model.discriminator.norm=layer (or none, or auto)"
         )
     return generator, discriminator
+
+
+def _augment(cfg: DictConfig, spec: DataSpec) -> nn.Module | None:
+    """The ``augment=`` group's transform of D's inputs (DiffAugment), or None (``augment=none``, or a
+    config from before the group existed)."""
+    node = cfg.get("augment")
+    if not node:
+        return None
+    if "_target_" not in node:
+        raise ConfigError(f"augment.{next(iter(node))} is set but no augmentation is selected: add augment=diffaugment")
+    if spec.kind != "image":
+        raise ConfigError(f"augment=diffaugment transforms images and data={spec.name} is 2-D points: use augment=none for 2-D data")
+    return instantiate(node)
 
 
 def build_players(cfg: DictConfig) -> Players:

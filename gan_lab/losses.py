@@ -5,15 +5,21 @@ With D(x) = sigmoid(l): log D(x) = -softplus(-l) and log(1 - D(x)) = -softplus(l
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from gan_lab.errors import ConfigError
 
 
 class GANLoss:
     """Base class. ``d_loss`` takes the real and fake logits of one batch each."""
 
     name = "base"
+    #: how messages name the penalty that makes ``per_example_penalty`` true
+    penalty_name = "the gradient penalty"
     #: the loss reads D's output as a probability (BCE family): label smoothing applies
     probabilistic = False
     #: D's loss has a per-example penalty on D's input gradient (WGAN-GP): D must not mix the
@@ -26,8 +32,12 @@ class GANLoss:
     def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def d_penalty(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
-        """An extra term of D's loss that needs D itself (the gradient penalty); None if none."""
+    def d_penalty(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, *, iteration: int = 1,
+                  realness: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor | None:
+        """An extra term of D's loss that needs D itself (a gradient penalty); None if none this iteration.
+
+        ``iteration`` is the 1-based training iteration (lazy regularisation); ``realness`` maps D's raw
+        logits to its realness logit (the objective's: logsumexp for a K-class D; None: the logits)."""
         return None
 
     def after_d_step(self, discriminator: nn.Module) -> None:
@@ -41,7 +51,65 @@ def bce_real(real_logits: torch.Tensor, real_target: float) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target))
 
 
-class Minimax(GANLoss):
+def _critic(discriminator: nn.Module, realness: Callable | None) -> Callable[[torch.Tensor], torch.Tensor]:
+    def critic(x: torch.Tensor) -> torch.Tensor:
+        logits, _ = discriminator(x)
+        return logits if realness is None else realness(logits)
+    return critic
+
+
+def r1_penalty(discriminator: nn.Module, real: torch.Tensor, gamma: float,
+               realness: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """gamma/2 E_x ||grad_x D(x)||^2 on real data (Mescheder, Geiger & Nowozin 2018, Eq. 9), D's realness
+    logit differentiated with ``create_graph`` (D's step back-propagates through the gradient). A packed
+    D (``pack_size`` m) gives one gradient per pack, the norm taken over the pack's m examples."""
+    m = getattr(discriminator, "pack_size", 1)
+    real = real.detach().requires_grad_(True)
+    logits = _critic(discriminator, realness)(real)
+    (grad,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
+    return gamma / 2 * grad.square().reshape(real.shape[0] // m, -1).sum(dim=1).mean()
+
+
+class R1Regularised(GANLoss):
+    """The R1 penalty (Mescheder et al. 2018 §4.1, Eq. 9) as an option of the losses that read D's logit
+    as a classifier (minimax, nonsaturating, hinge): ``r1_gamma`` > 0 adds gamma/2 E ||grad_x D(x)||^2
+    on the real batch to D's loss, with the lazy regularisation of StyleGAN2 (Karras et al. 2020 §B,
+    stylegan2-ada ``training/loss.py``, phase ``Dreg``): computed only every ``r1_interval`` iterations
+    (at iterations 1, 1 + interval, ...: batch_idx % interval == 0 as stylegan2-ada's 0-based count)
+    and multiplied by the interval there, so its average weight per iteration is unchanged.
+
+    The penalty is per example: D must not mix the examples of a batch (``per_example_penalty``:
+    BatchNorm and minibatch features are refused, ``norm: auto`` picks layer norm), as for WGAN-GP.
+    D's call goes through ``augment=`` (DiffAugment), so the gradient is taken w.r.t. the un-augmented
+    real images through the augmentation, as DiffAugment's StyleGAN2 code does.
+
+    Deviation: stylegan2-ada runs ``Dreg`` as its own optimizer step and rescales Adam's learning rate
+    and betas by interval / (interval + 1); here the scaled penalty is added to D's loss of that
+    iteration (one step) and the optimizer is left as configured.
+    """
+
+    def __init__(self, r1_gamma: float = 0.0, r1_interval: int = 16) -> None:
+        if isinstance(r1_gamma, bool) or not isinstance(r1_gamma, (int, float)) or r1_gamma < 0:
+            raise ConfigError(f"loss.r1_gamma={r1_gamma}: must be a number >= 0 (0 turns R1 off; Mescheder et al. use 10)")
+        if isinstance(r1_interval, bool) or not isinstance(r1_interval, int) or r1_interval < 1:
+            raise ConfigError(f"loss.r1_interval={r1_interval}: must be an integer >= 1 (16: StyleGAN2's lazy R1; 1: every iteration)")
+        self.r1_gamma, self.r1_interval = float(r1_gamma), r1_interval
+
+    @property
+    def per_example_penalty(self) -> bool:  # type: ignore[override]
+        return self.r1_gamma > 0
+
+    @property
+    def penalty_name(self) -> str:
+        return f"loss.r1_gamma={self.r1_gamma:g}'s R1 penalty (Mescheder et al. 2018 Eq. 9)"
+
+    def d_penalty(self, discriminator, real, fake, *, iteration=1, realness=None):
+        if self.r1_gamma == 0 or (iteration - 1) % self.r1_interval:
+            return None
+        return self.r1_interval * r1_penalty(discriminator, real, self.r1_gamma, realness)
+
+
+class Minimax(R1Regularised):
     """Goodfellow et al. 2014, Eq. 1: D maximizes log D(x) + log(1 - D(G(z))); G minimizes log(1 - D(G(z))).
 
     G's gradient vanishes early in training when D rejects its samples (§3): the saturating loss.
@@ -98,23 +166,24 @@ class WassersteinGP(Wasserstein):
 
     name = "wgan_gp"
     per_example_penalty = True
+    penalty_name = "loss=wgan_gp's gradient penalty (Gulrajani et al. 2017 §4)"
 
     def __init__(self, gp_weight: float = 10.0) -> None:
         super().__init__(clip=0.0)
         self.gp_weight = gp_weight
 
-    def d_penalty(self, discriminator, real, fake):
+    def d_penalty(self, discriminator, real, fake, *, iteration=1, realness=None):
         # a packed critic (PacGAN, trick=packing) decides per pack of m examples: one eps, one norm per pack
         m = getattr(discriminator, "pack_size", 1)
         eps = torch.rand(real.shape[0] // m, *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
         eps = eps.repeat_interleave(m, dim=0)  # [B/m, 1, ...] -> [B, 1, ...]: the members of a pack share eps
         mixed = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
-        logits, _ = discriminator(mixed)
+        logits = _critic(discriminator, realness)(mixed)
         (grad,) = torch.autograd.grad(logits.sum(), mixed, create_graph=True)
         return self.gp_weight * (grad.reshape(real.shape[0] // m, -1).norm(2, dim=1) - 1).square().mean()
 
 
-class Hinge(GANLoss):
+class Hinge(R1Regularised):
     """Hinge loss (Lim & Ye 2017; Miyato et al. 2018): D min E relu(1 - D(x)) + E relu(1 + D(G(z))); G min -E D(G(z))."""
 
     name = "hinge"

@@ -5,6 +5,11 @@
   the K-class semi-supervised D) and ``features`` ``[B, feature_dim]``, its last hidden layer
   (the f(x) of feature matching and minibatch discrimination, Salimans et al. 2016 §3.1-3.2).
   The final layer is ``self.head`` (``feature_dim -> out_dim``), so tricks can replace it.
+* ``augment`` (set by the net builder for ``augment=diffaugment`` through :meth:`Discriminator.set_augment`;
+  absent otherwise) transforms every input of D's call in training mode, in a forward pre-hook, so
+  all of D's callers (D's and G's phases, the gradient penalties, the tricks) see augmented images, as
+  DiffAugment's reference augments inside D's call, and a D that wraps another (a packed D) augments
+  each example before packing. It has no parameters or buffers: D's state-dict keys do not change.
 """
 from __future__ import annotations
 
@@ -25,6 +30,13 @@ class Discriminator(nn.Module):
     feature_dim: int
     out_dim: int
     head: nn.Module
+    # ``augment`` is a submodule set by ``set_augment`` (no class attribute: it would shadow the submodule)
+
+    def set_augment(self, augment: nn.Module) -> None:
+        """Transform every input of D's call with ``augment`` in training mode (DiffAugment)."""
+        if getattr(self, "augment", None) is None:
+            self.register_forward_pre_hook(_augment_inputs)
+        self.augment = augment
 
     def features(self, x: torch.Tensor) -> torch.Tensor:  # [B, ...] -> [B, feature_dim]
         raise NotImplementedError
@@ -33,7 +45,12 @@ class Discriminator(nn.Module):
     def init_from_data(self, x: torch.Tensor) -> None:
         """Data-dependent initialisation on a batch of real examples, before training (the same
         batch on every DDP rank; a checkpoint's weights replace it). The head initialises itself
-        if it can (a minibatch-discrimination head); subclasses add their own layers'."""
+        if it can (a minibatch-discrimination head); subclasses add their own layers'.
+
+        It sees the examples un-augmented (it calls ``features``, not ``forward``): the init is
+        defined on the data distribution (Salimans & Kingma 2016 §3), it draws no random numbers, so
+        a run with ``augment=diffaugment`` starts from the same weights as one without (a clean
+        ablation), and the evaluated D (eval mode, no augmentation) sees un-augmented data too."""
         self.init_head_from_data(self.features(x))
 
     @torch.no_grad()
@@ -48,6 +65,13 @@ class Discriminator(nn.Module):
         if self.out_dim == 1:
             logits = logits.squeeze(-1)
         return logits, features
+
+
+def _augment_inputs(discriminator: Discriminator, args: tuple) -> tuple | None:
+    """Forward pre-hook of an augmenting D: its input x -> augment(x) in training mode."""
+    if discriminator.training:
+        return (discriminator.augment(args[0]), *args[1:])
+    return None
 
 
 def example_shape_of(image_size: int | None, channels: int | None) -> tuple[int, ...]:

@@ -68,7 +68,9 @@ class Objective(nn.Module):
         return self.loss.d_loss(self.realness(it.real_logits), self.realness(it.fake_logits), real_target), {}
 
     def d_penalty(self, discriminator: nn.Module, it: Iteration) -> torch.Tensor | None:
-        return self.loss.d_penalty(discriminator, it.real, it.fake)
+        """The loss's penalty on D's realness logit (WGAN-GP; R1, lazily: ``it.number`` says whether this
+        iteration regularises); None where the loss adds nothing this iteration."""
+        return self.loss.d_penalty(discriminator, it.real, it.fake, iteration=it.number, realness=self.realness)
 
     def g_loss(self, it: Iteration) -> torch.Tensor:
         """G's adversarial loss from D's logits on G(z) (``it.fake_logits``, with gradients to G)."""
