@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from gan_lab.errors import ConfigError
 
 
@@ -29,3 +31,19 @@ def check_config(cfg: Any) -> None:
             value = cfg[group].get(key)
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise ConfigError(f"{group}.{key}={value}: must be an integer >= 0 (0 turns it off)")
+
+    for key in ("optimized_metric", "checkpoint.monitor"):
+        check_metric_key(OmegaConf.select(cfg, key), key)
+    mode = cfg.checkpoint.get("mode")
+    if mode not in (None, "min", "max"):
+        raise ConfigError(f"checkpoint.mode={mode}: must be min or max (or null: the metric's own goal, min for FID)")
+
+
+def check_metric_key(value: Any, key: str) -> None:
+    """``optimized_metric`` / ``checkpoint.monitor`` name a summary value: ``metrics/...`` (evaluations)
+    or ``train/...`` (the logged losses); a key the run does not produce fails at its end, listing them."""
+    if value is None:
+        return
+    if not isinstance(value, str) or not value.startswith(("metrics/", "train/")):
+        raise ConfigError(f"{key}={value}: name a metric of the run's summary, e.g. {key}=metrics/clf_fid5k "
+                          "(metrics=classifier, 5,000 samples) or metrics/fid (metrics=inception)")

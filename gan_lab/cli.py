@@ -16,7 +16,10 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+# The Hydra configs: gan_lab/conf in an installed wheel (pyproject.toml ships conf/ there), else the
+# checkout's top-level conf/ (python train.py, pip install -e). --config-dir / hydra.searchpath add more.
+_PACKAGE_DIR = Path(__file__).resolve().parent
+CONFIG_DIR = str(_PACKAGE_DIR / "conf" if (_PACKAGE_DIR / "conf").is_dir() else _PACKAGE_DIR.parent / "conf")
 
 
 def report_errors(body: Callable[[], Any]) -> Any:
@@ -32,21 +35,70 @@ def report_errors(body: Callable[[], Any]) -> Any:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def train(cfg: DictConfig) -> float | None:
+    """Train one GAN. In a multirun (``-m``) a job that fails records its error in its folder
+    (``error.txt``) and returns, so the sweep goes on and its summary lists the failure (Hydra's
+    basic sweeper would stop at the first exception, and a ``SystemExit`` ends the whole process)."""
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+    from gan_lab.errors import GanLabError
     from gan_lab.runner import run
 
     _quiet_lightning()
     try:
-        summary = report_errors(lambda: run(cfg))
+        return optimized_value(cfg, run(cfg))
     except SIGTERMException:
+        from gan_lab.callbacks.preemption import hand_over_preemption
+
+        hand_over_preemption()  # stopped for submitit's preemption signal: submitit requeues the job and exits
         print("gan-lab: stopped by SIGTERM; the last checkpoint is in the run folder: run the same command "
               "with resume=auto to continue", file=sys.stderr, flush=True)
         raise SystemExit(143) from None  # 128 + SIGTERM, so schedulers see an interrupted job
+    except Exception as err:  # noqa: BLE001 - in a sweep, any failure of one job is recorded, not fatal
+        if not _in_multirun():
+            if isinstance(err, GanLabError):
+                print(f"gan-lab: error: {err}", file=sys.stderr, flush=True)
+                raise SystemExit(1) from None
+            raise
+        _record_failure(err)
+        return None  # Optuna's sweeper marks the trial failed (a NaN would break its tell())
+
+
+def optimized_value(cfg: DictConfig, summary: dict[str, Any]) -> float | None:
+    """The summary value named by ``optimized_metric`` (what a Hydra sweeper such as Optuna minimises)."""
+    from gan_lab.errors import ConfigError
+
     metric = cfg.get("optimized_metric")
-    if metric:  # the value a Hydra sweeper (e.g. Optuna) optimises
-        return summary["metrics"].get(metric, summary["final"].get(metric))
-    return None
+    if not metric:
+        return None
+    values = {**summary["final"], **{k: v for k, v in summary["metrics"].items() if isinstance(v, (int, float))}}
+    if metric not in values:
+        raise ConfigError(f"optimized_metric={metric}: this run's summary has no such value; it has "
+                          f"{', '.join(sorted(values)) or 'none'} (metrics=none computes no metrics/...)")
+    return float(values[metric])
+
+
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _record_failure(err: Exception) -> None:
+    """``error.txt`` in the job's folder: the one-line reason first, then the traceback."""
+    import logging
+    import traceback
+
+    from hydra.core.hydra_config import HydraConfig
+
+    from gan_lab.errors import GanLabError
+
+    job_dir = Path(HydraConfig.get().runtime.output_dir)
+    reason = str(err) if isinstance(err, GanLabError) else f"{type(err).__name__}: {err}"
+    trace = "".join(traceback.format_exception(err))
+    (job_dir / "error.txt").write_text(f"{reason}\n\n{trace}")
+    logging.getLogger("gan_lab").error("job %s failed (the sweep goes on): %s", job_dir.name, reason)
+    print(f"gan-lab: error: job {job_dir.name} failed: {reason}", file=sys.stderr, flush=True)
 
 
 def _quiet_lightning() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from gan_lab.data import GANDataModule
 from gan_lab.errors import ConfigError
 from gan_lab.instantiate import instantiate
 from gan_lab.loggers import finish_wandb
+from gan_lab.metrics.protocol import goal
 from gan_lab.module import GAN
 
 log = logging.getLogger("gan_lab")
@@ -116,12 +118,37 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
                 enable_version_counter=False,  # last.ckpt is always the latest, also after a preemption save
             )
         )
+    if cfg.checkpoint.get("monitor"):  # checkpoints/best.ckpt: the best evaluation so far (e.g. lowest FID)
+        callbacks.append(best_checkpoint(cfg, run_dir))
     if cfg.metrics.get("callback"):  # the metrics group's evaluation callback (IS / FID / KID / classifier)
         callbacks.append(instantiate(cfg.metrics.callback))
     for spec in (cfg.get("callbacks") or {}).values():
         if spec is not None:
             callbacks.append(instantiate(spec))
     return callbacks
+
+
+def best_checkpoint(cfg: DictConfig, run_dir: Path) -> L.Callback:
+    """``checkpoint.monitor=metrics/clf_fid5k``: ``checkpoints/best.ckpt`` holds the run at its best
+    evaluation (``checkpoint.mode``: min or max, by default the metric's own goal). Metrics are
+    evaluated every ``metrics.every_n_steps`` iterations and at the last one, so the monitor looks
+    only at those steps (their gcd with max_steps): no per-iteration check, no DDP collective."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    every = int(cfg.metrics.get("every_n_steps") or 0)
+    max_steps = int(cfg.trainer.max_steps)
+    return ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor=cfg.checkpoint.monitor,
+        mode=cfg.checkpoint.get("mode") or goal(cfg.checkpoint.monitor) or "min",
+        save_top_k=1,
+        save_last=False,
+        every_n_train_steps=math.gcd(every, max_steps) if every > 0 else max_steps,
+        save_on_train_epoch_end=False,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
 
 
 def expected_world_size(cfg: DictConfig) -> int:
@@ -203,6 +230,7 @@ def summarize(cfg: DictConfig, module: GAN, trainer: L.Trainer, callbacks: list,
         "final": {k: v for k, v in final.items() if k.startswith("train/")},
         "metrics": {k: v for k, v in final.items() if k.startswith("metrics/")},
         "last_checkpoint": ckpt.last_model_path if ckpt is not None else None,
+        "best_checkpoint": next((cb.best_model_path for cb in callbacks if getattr(cb, "monitor", None)), None),
         "run_dir": str(run_dir),
         "model": cfg.model.name,
         "loss": module.objective.loss.name,
@@ -210,6 +238,7 @@ def summarize(cfg: DictConfig, module: GAN, trainer: L.Trainer, callbacks: list,
         "data": cfg.data.name,
         "tricks": sorted((cfg.get("tricks") or {}).keys()),
         "seed": cfg.seed,
+        "ema": module.ema.settings() if module.ema is not None else None,  # the averaged G's settings (ema=)
     }
     for callback in callbacks:  # callbacks may contribute (e.g. metrics with their protocol and sample count)
         if hasattr(callback, "summary"):

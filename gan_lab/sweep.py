@@ -1,73 +1,211 @@
-"""A Hydra callback that sums up a multirun: one row per job, as CSV, and a comparison plot.
+"""A Hydra callback that sums up a multirun: per job, per setting (seeds aggregated), as CSV,
+markdown and plots.
 
-After ``python train.py -m ...`` the sweep folder holds ``sweep_summary.csv`` (job number, the
-job's overrides, steps, final losses, images/s and every metric of its summary.json) and
-``sweep_summary.png`` (the final value of ``plot_metric`` per job), so an ablation can be read
-without opening W&B. Jobs that failed have no summary.json and are listed with status "failed".
+After ``python train.py -m ...`` the sweep folder holds:
+
+* ``sweep_summary.csv``: one row per job (job number, status, the overrides that vary, steps,
+  images/s, final losses, every metric of its summary.json, and the error of a failed job);
+* ``sweep_settings.csv``: one row per *setting* (the varying overrides without ``seed=``): the
+  number of seeds done / failed and every final metric as mean and standard deviation over seeds;
+* ``sweep_summary.md``: the settings table (mean ± std), the failures with their reasons, the last
+  sample grid of each job and the metric curves, readable without W&B;
+* ``sweep_summary.png``: the plot metric per setting (mean ± std over seeds; by default the FID,
+  ``plot_metric: auto``), and ``sweep_curves.png``: that metric over training iterations.
+
+Failed jobs (``gan_lab.cli`` records ``error.txt`` in their folder and lets the sweep go on) are
+listed with their reason; the multirun then exits with status 1, after the summary is written.
 """
 from __future__ import annotations
 
 import csv
 import json
+import logging
+import math
+import os
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+log = logging.getLogger("gan_lab")
+
+
+def _jobs(sweep_dir: Path) -> list[Path]:
+    return sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+
 
 def collect(sweep_dir: Path) -> list[dict[str, Any]]:
+    """One row per job folder of the sweep."""
     rows = []
-    for job in sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)):
+    for job in _jobs(sweep_dir):
         overrides_file = job / ".hydra" / "overrides.yaml"
         overrides = " ".join(OmegaConf.load(overrides_file)) if overrides_file.exists() else ""
         row: dict[str, Any] = {"job": int(job.name), "overrides": overrides}
-        summary_file = job / "summary.json"
+        summary_file, error_file = job / "summary.json", job / "error.txt"
         if summary_file.exists():
             summary = json.loads(summary_file.read_text())
-            row.update(status="done", steps=summary.get("steps"), images_per_sec=summary.get("images_per_sec"))
+            row.update(status="done", steps=summary.get("steps"), images_per_sec=summary.get("images_per_sec"),
+                       wall_seconds=summary.get("wall_seconds"))
             row.update(summary.get("final", {}))
-            row.update(summary.get("metrics", {}))
+            row.update({k: v for k, v in summary.get("metrics", {}).items() if isinstance(v, (int, float))})
+            row["_history"] = summary.get("metrics", {}).get("metrics/history", [])
         else:
             row["status"] = "failed"
+            row["error"] = error_file.read_text().split("\n", 1)[0] if error_file.exists() else "no summary.json (killed?)"
+        grids = sorted((job / "samples").glob("step_*.png")) if (job / "samples").is_dir() else []
+        row["_grid"] = grids[-1] if grids else None
         rows.append(row)
     # what tells the jobs apart: the overrides that are not the same in every job
     shared = set.intersection(*(set(r["overrides"].split()) for r in rows)) if rows else set()
     for row in rows:
         row["varying"] = " ".join(o for o in row["overrides"].split() if o not in shared)
+        row["setting"] = " ".join(o for o in row["varying"].split() if not o.startswith("seed=")) or "(all)"
     return rows
 
 
-def write(rows: list[dict[str, Any]], sweep_dir: Path, plot_metric: str) -> None:
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    with open(sweep_dir / "sweep_summary.csv", "w", newline="") as f:
+def _numeric_keys(rows: list[dict[str, Any]]) -> list[str]:
+    keys = dict.fromkeys(k for r in rows for k, v in r.items()
+                         if not k.startswith("_") and k != "job" and isinstance(v, (int, float)) and not isinstance(v, bool))
+    return list(keys)
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (n - 1; 0 for one value)."""
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0
+    return mean, math.sqrt(var)
+
+
+def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per setting: seeds done and failed, and mean / std over the done seeds of every number."""
+    keys = _numeric_keys(rows)
+    settings: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        settings.setdefault(row["setting"], []).append(row)
+    out = []
+    for setting, members in settings.items():
+        done = [r for r in members if r["status"] == "done"]
+        agg: dict[str, Any] = {"setting": setting, "seeds_done": len(done), "seeds_failed": len(members) - len(done),
+                               "jobs": " ".join(str(r["job"]) for r in members)}
+        for key in keys:
+            values = [float(r[key]) for r in done if isinstance(r.get(key), (int, float))]
+            if values:
+                agg[f"{key}_mean"], agg[f"{key}_std"] = mean_std(values)
+        out.append(agg)
+    return out
+
+
+def pick_plot_metric(rows: list[dict[str, Any]], plot_metric: str) -> str | None:
+    """``auto``: the first FID-like metric of the sweep, else its first metric with a known goal."""
+    keys = _numeric_keys(rows)
+    if plot_metric != "auto":
+        return plot_metric if plot_metric in keys else None
+    from gan_lab.metrics.protocol import goal
+
+    for candidates in ([k for k in keys if k.startswith("metrics/") and "fid" in k],
+                       [k for k in keys if k.startswith("metrics/") and goal(k)]):
+        if candidates:
+            return candidates[0]
+    return None
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    columns = list(dict.fromkeys(k for row in rows for k in row if not k.startswith("_")))
+    with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(rows)
-    points = [(row["varying"] or str(row["job"]), row[plot_metric]) for row in rows if isinstance(row.get(plot_metric), (int, float))]
-    if not points:
-        return
+        writer.writerows({k: v for k, v in row.items() if not k.startswith("_")} for row in rows)
+
+
+def _fmt(mean: float, std: float, n: int) -> str:
+    return f"{mean:.4g} ± {std:.2g}" if n > 1 else f"{mean:.4g}"
+
+
+def write(rows: list[dict[str, Any]], sweep_dir: Path, plot_metric: str = "auto") -> dict[str, Any]:
+    """Write the CSVs, the plots and the markdown report; return what was written."""
+    settings = aggregate(rows)
+    _write_csv(sweep_dir / "sweep_summary.csv", rows)
+    _write_csv(sweep_dir / "sweep_settings.csv", settings)
+    metric = pick_plot_metric(rows, plot_metric)
+    plots = _plots(rows, settings, metric, sweep_dir) if metric else []
+    _markdown(rows, settings, metric, plots, sweep_dir)
+    return {"settings": settings, "metric": metric, "plots": plots}
+
+
+def _plots(rows: list[dict[str, Any]], settings: list[dict[str, Any]], metric: str, sweep_dir: Path) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(points) + 1.2), dpi=100)
-    labels, values = zip(*points)
-    ax.barh(range(len(points)), values, color="tab:blue")
-    ax.set_yticks(range(len(points)), labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel(plot_metric)
-    fig.tight_layout()
-    fig.savefig(sweep_dir / "sweep_summary.png")
-    plt.close(fig)
+    written = []
+    bars = [(s["setting"], s[f"{metric}_mean"], s[f"{metric}_std"]) for s in settings if f"{metric}_mean" in s]
+    if bars:
+        fig, ax = plt.subplots(figsize=(7, 0.45 * len(bars) + 1.2), dpi=100)
+        labels, means, stds = zip(*bars)
+        ax.barh(range(len(bars)), means, xerr=stds, color="tab:blue", capsize=3)
+        ax.set_yticks(range(len(bars)), labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{metric} (final; mean ± std over seeds)")
+        fig.tight_layout()
+        fig.savefig(sweep_dir / "sweep_summary.png")
+        plt.close(fig)
+        written.append("sweep_summary.png")
+    curves = [(r["varying"] or str(r["job"]), [(h["step"], h[metric]) for h in r.get("_history", []) if metric in h])
+              for r in rows if r["status"] == "done"]
+    curves = [(label, points) for label, points in curves if points]
+    if curves:
+        fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+        for label, points in curves:
+            steps, values = zip(*points)
+            ax.plot(steps, values, marker="o", markersize=3, label=label)
+        ax.set_xlabel("training iteration")
+        ax.set_ylabel(metric)
+        ax.legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(sweep_dir / "sweep_curves.png")
+        plt.close(fig)
+        written.append("sweep_curves.png")
+    return written
+
+
+def _markdown(rows, settings, metric, plots, sweep_dir: Path) -> None:
+    keys = [k for k in _numeric_keys(rows) if k.startswith(("metrics/", "train/")) or k in ("images_per_sec", "wall_seconds")]
+    keys = sorted(keys, key=lambda k: (k != metric, not k.startswith("metrics/"), k))[:8]
+    lines = [f"# Sweep {sweep_dir}", "", f"{len(rows)} jobs, {sum(r['status'] == 'done' for r in rows)} done, "
+             f"{sum(r['status'] == 'failed' for r in rows)} failed; values are final (mean ± std over seeds).", "",
+             "| setting | seeds | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
+    for s in settings:
+        cells = [_fmt(s[f"{k}_mean"], s[f"{k}_std"], s["seeds_done"]) if f"{k}_mean" in s else "–" for k in keys]
+        seeds = f"{s['seeds_done']}" + (f" (+{s['seeds_failed']} failed)" if s["seeds_failed"] else "")
+        lines.append(f"| `{s['setting']}` | {seeds} | " + " | ".join(cells) + " |")
+    failed = [r for r in rows if r["status"] == "failed"]
+    if failed:
+        lines += ["", "## Failed jobs", ""] + [f"- job {r['job']} (`{r['varying']}`): {r['error']}" for r in failed]
+    lines += [""] + [f"![{p}]({p})" for p in plots]
+    grids = [r for r in rows if r.get("_grid")]
+    if grids:
+        lines += ["", "## Last sample grid of each job", ""]
+        for r in grids:
+            lines += [f"job {r['job']} `{r['varying']}`", "", f"![job {r['job']}]({os.path.relpath(r['_grid'], sweep_dir)})", ""]
+    (sweep_dir / "sweep_summary.md").write_text("\n".join(lines) + "\n")
 
 
 class SweepSummary(Callback):
-    def __init__(self, plot_metric: str = "train/g_loss") -> None:
+    def __init__(self, plot_metric: str = "auto", fail_on_error: bool = True) -> None:
         self.plot_metric = plot_metric
+        self.fail_on_error = fail_on_error
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        if sweep_dir.is_dir():
-            write(collect(sweep_dir), sweep_dir, self.plot_metric)
+        if not sweep_dir.is_dir():
+            return
+        rows = collect(sweep_dir)
+        write(rows, sweep_dir, self.plot_metric)
+        failed = [r for r in rows if r["status"] == "failed"]
+        log.info("sweep summary: %s (%d jobs, %d failed)", sweep_dir / "sweep_summary.md", len(rows), len(failed))
+        if failed and self.fail_on_error:
+            print(f"gan-lab: error: {len(failed)} of {len(rows)} jobs failed (jobs "
+                  f"{', '.join(str(r['job']) for r in failed)}): see {sweep_dir / 'sweep_summary.md'}", flush=True)
+            raise SystemExit(1)

@@ -4,8 +4,18 @@
 or ``gan_lab.metrics.inception.InceptionMetrics``, checked before any data is read); once the data
 is loaded its ``build`` makes the evaluator. Each evaluation generates the evaluator's samples in
 eval mode without gradients (each rank its share, from a fixed per-rank seed so successive
-evaluations score the same z), sends ``metrics/...`` to the loggers and prints one line. At the
-end, ``memorization_samples`` samples are checked against the training set
+evaluations score the same z), and prints one line. The values go two ways:
+
+* ``pl_module.log`` (every rank holds the same all-reduced values, so no further sync), into
+  ``trainer.callback_metrics``: ``ModelCheckpoint(monitor="metrics/clf_fid5k")`` (the
+  ``checkpoint.monitor`` option), early stopping and the sweep's ``optimized_metric`` read them there.
+  The last evaluation runs in the last training iteration, inside the loop, for the same reason.
+* ``logger.log_metrics(values, step)`` on rank 0, at the exact step: Lightning forwards
+  ``self.log`` values to the loggers only every ``trainer.log_every_n_steps`` iterations, and an
+  evaluation interval need not be a multiple of it. W&B gets each metric's goal once
+  (``define_metric(summary="min"|"max")``), so a run's summary holds the best FID, not the last.
+
+At the end, ``memorization_samples`` samples are checked against the training set
 (``gan_lab.metrics.memorization``). ``summary()`` gives summary.json the last values plus the
 protocol (extractor, counts).
 """
@@ -20,6 +30,7 @@ import torch
 
 from gan_lab.callbacks.images import log_image, save_grid
 from gan_lab.metrics.memorization import memorization_report
+from gan_lab.metrics.protocol import goal
 
 log = logging.getLogger("gan_lab")
 
@@ -37,6 +48,7 @@ class EvaluateDuringTraining(L.Callback):
         self.last: dict[str, float] = {}
         self.history: list[dict] = []
         self._last_step = -1
+        self._goals_defined: set[str] = set()
 
     @property
     def disabled(self) -> bool:
@@ -49,7 +61,7 @@ class EvaluateDuringTraining(L.Callback):
         self.evaluator = self.metrics.build(self.data, pl_module.device, trainer.global_rank, trainer.world_size,
                                             barrier=trainer.strategy.barrier)
 
-    def _evaluate(self, trainer: L.Trainer, module) -> None:
+    def _evaluate(self, trainer: L.Trainer, module, in_loop: bool = True) -> None:
         step = trainer.global_step
         if step == self._last_step or self.evaluator is None:
             return
@@ -63,18 +75,34 @@ class EvaluateDuringTraining(L.Callback):
         values = self.evaluator.evaluate(generate, trainer.global_rank, trainer.world_size, gather=module.all_gather)
         self.last = values
         self.history.append({"step": step, **values})
+        self._publish(trainer, module, values, step, in_loop)
         if trainer.is_global_zero:
-            for logger in trainer.loggers:
-                logger.log_metrics(values, step=step)
             text = "  ".join(f"{k.removeprefix('metrics/')}={v:.4g}" for k, v in values.items())
             log.info("step %d metrics (%.1f s): %s", step, time.perf_counter() - started, text)
 
+    def _publish(self, trainer: L.Trainer, module, values: dict[str, float], step: int, in_loop: bool) -> None:
+        if in_loop:  # same values on every rank (all-reduced by the evaluator): logged on all, no sync
+            module.log_dict(values, on_step=True, on_epoch=False, logger=False, batch_size=1)
+        else:  # after the loop (a run stopped early) Lightning refuses self.log: set what it would have
+            trainer.callback_metrics.update({k: torch.tensor(float(v)) for k, v in values.items()})
+        if not trainer.is_global_zero:
+            return
+        for logger in trainer.loggers:
+            if type(logger).__name__ == "WandbLogger":
+                for key in values.keys() - self._goals_defined:  # the run summary keeps the best value
+                    if goal(key):
+                        logger.experiment.define_metric(key, summary=goal(key))
+            logger.log_metrics(values, step=step)
+        self._goals_defined |= values.keys()
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.every_n_steps > 0 and trainer.global_step > 0 and trainer.global_step % self.every_n_steps == 0:
+        step = trainer.global_step
+        periodic = self.every_n_steps > 0 and step > 0 and step % self.every_n_steps == 0
+        if periodic or step == trainer.max_steps:  # the last one in the loop too (best-checkpoint monitor)
             self._evaluate(trainer, pl_module)
 
     def on_train_end(self, trainer, pl_module) -> None:
-        self._evaluate(trainer, pl_module)
+        self._evaluate(trainer, pl_module, in_loop=False)  # a run that stopped before max_steps
         if self.memorization_samples > 0 and trainer.is_global_zero and self.evaluator is not None:
             self._memorization(trainer, pl_module)
 

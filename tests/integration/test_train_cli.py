@@ -40,7 +40,11 @@ def test_every_loss_and_seed_trains_the_mlp_gan_on_ring8(cli, tmp_path):
     with open(tmp_path / "multirun" / "sweep_summary.csv") as f:  # the sweep's own summary
         rows = list(csv.DictReader(f))
     assert len(rows) == len(LOSSES) * 2 and all(r["status"] == "done" and r["steps"] == "2" for r in rows)
-    assert rows[0]["varying"] == "loss=minimax seed=1" and (tmp_path / "multirun" / "sweep_summary.png").exists()
+    assert rows[0]["varying"] == "loss=minimax seed=1" and (tmp_path / "multirun" / "sweep_summary.md").exists()
+    with open(tmp_path / "multirun" / "sweep_settings.csv") as f:  # seeds of a setting aggregated
+        settings = list(csv.DictReader(f))
+    assert sorted(r["setting"] for r in settings) == sorted(f"loss={loss}" for loss in LOSSES)
+    assert all(r["seeds_done"] == "2" and r["seeds_failed"] == "0" for r in settings)
     scatter = sorted((tmp_path / "multirun").glob("0/samples/step_*.png"))
     assert scatter, "2-D runs draw their samples as a scatter plot"
 
