@@ -63,3 +63,23 @@ def config(path: Path) -> dict:
 def run_record(path: Path):
     """The run's ``RunRecord`` (project, group, display name, ...)."""
     return next(r.run for r in records(path) if r.WhichOneof("record_type") == "run")
+
+
+def metric_goals(path: Path) -> dict[str, str]:
+    """``define_metric(name, summary=...)`` of the run: {name: 'min' | 'max'}."""
+    goals = {}
+    for record in records(path):
+        if record.WhichOneof("record_type") == "metric" and record.metric.name:
+            summary = record.metric.summary
+            goals[record.metric.name] = "min" if summary.min else "max" if summary.max else "last"
+    return goals
+
+
+def summary(path: Path) -> dict:
+    """The run summary as the last ``summary`` records left it (by key)."""
+    values: dict = {}
+    for record in records(path):
+        if record.WhichOneof("record_type") == "summary":
+            for item in record.summary.update:
+                values["/".join(item.nested_key) or item.key] = json.loads(item.value_json)
+    return values

@@ -3,8 +3,8 @@ import pytest
 
 from gan_lab.loggers import wandb_offline
 from gan_lab.runner import run
-from tests.conftest import SMALL_DCGAN
-from tests.wandb_offline import config, history, records, run_record
+from tests.conftest import SMALL_DCGAN, SMALL_MLP
+from tests.wandb_offline import config, history, metric_goals, records, run_record, summary
 
 
 @pytest.mark.parametrize("logger, files", [("csv", "csv/metrics.csv"), ("tensorboard", "tensorboard/events.out.tfevents.*"), ("none", None)])
@@ -61,3 +61,16 @@ def test_wandb_runs_carry_the_config_are_named_after_their_overrides_and_grouped
         assert (job / "csv" / "hparams.yaml").is_file()  # both loggers of logger=[wandb,csv]
     assert sorted(groups) == ["trick=feature_matching", "trick=label_smoothing"]  # the seeds of a setting: one group
     assert sorted(groups["trick=label_smoothing"]) == ["seed=1 trick=label_smoothing", "seed=2 trick=label_smoothing"]
+
+
+def test_wandb_summary_keeps_the_best_evaluation_not_the_last(cfg_factory, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    result = run(cfg_factory("logger=wandb", "model=gan_mlp", "data=ring8", *SMALL_MLP, "data.batch_size=16", "metrics=classifier",
+                             "metrics.num_samples=200", "metrics.every_n_steps=2", "metrics.memorization_samples=0",
+                             "trainer.max_steps=8"))
+    path = next((tmp_path / "run").glob("wandb/offline-run-*/run-*.wandb"))
+    key = "metrics/high_quality_fraction200"
+    assert metric_goals(path)[key] == "max" and metric_goals(path)["metrics/modes_covered200"] == "max"
+    best = max(h[key] for h in result["metrics"]["metrics/history"])
+    assert summary(path)[key] == {"max": best}
+    assert [row[key] for row in history(path) if key in row] == [h[key] for h in result["metrics"]["metrics/history"]]
