@@ -1,6 +1,10 @@
 """Experiment loggers: each ``conf/logger/*.yaml`` is ``{NAME: {_target_: ...}}``, so several run at
 once (``logger=[wandb,csv]``); csv and tensorboard are Lightning's own classes.
 
+TensorBoard is an optional dependency (``pip install 'gan-lab[tensorboard]'``): without it
+``logger=tensorboard`` stops with one line saying so when the loggers are built, before training,
+instead of Lightning's ``ModuleNotFoundError`` traceback.
+
 W&B never prompts: it logs online only when the user is logged in (``WANDB_API_KEY`` or a
 ``~/.netrc`` entry) or asks for it with ``logger.offline=false``; otherwise it writes an offline
 run under ``<run>/wandb`` (``wandb sync`` uploads it later). The run id is kept in the run
@@ -13,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gan_lab.errors import ConfigError
 
 _WANDB_MODE_BEFORE = os.environ.get("WANDB_MODE")
 
@@ -32,6 +37,23 @@ def wandb_offline(setting: Any) -> bool:
     if setting in ("auto", None):
         return not wandb_logged_in()
     return bool(setting)
+
+
+def tensorboard_logger(save_dir: str, name: str | None = "tensorboard", version: int | str | None = "",
+                       log_graph: bool = False, default_hp_metric: bool = True, prefix: str = "",
+                       sub_dir: str | None = None, flush_secs: int = 120, max_queue: int = 10):
+    """Lightning's ``TensorBoardLogger`` (events in ``<save_dir>/<name>``), once tensorboard is known
+    to be installed (tensorboardX, which Lightning also accepts, will do)."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
+        raise ConfigError("logger=tensorboard needs the tensorboard package: pip install 'gan-lab[tensorboard]' "
+                          "(or pip install tensorboard), or log with logger=csv")
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    return TensorBoardLogger(save_dir=save_dir, name=name, version=version, log_graph=log_graph,
+                             default_hp_metric=default_hp_metric, prefix=prefix, sub_dir=sub_dir,
+                             flush_secs=flush_secs, max_queue=max_queue)
 
 
 def _new_run_id() -> str:

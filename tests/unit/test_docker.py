@@ -5,6 +5,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,36 @@ def test_dependencies_are_installed_from_pyproject_before_the_code_is_copied(doc
     # ... and the code itself is installed afterwards, without resolving dependencies again
     assert any(keyword == "RUN" and "pip install" in args and "--no-deps" in args
                for keyword, args in steps[code_copy + 1:]), f"{dockerfile}: the code is not installed with --no-deps"
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_code_is_installed_as_a_wheel_and_its_source_copy_removed(dockerfile):
+    """Not editable: the image runs what a wheel installs (configs inside the package), and no source
+    copy is left in the image to shadow the installed package or to be edited in vain."""
+    steps = instructions(dockerfile)
+    code_copy = next(i for i, (keyword, args) in enumerate(steps)
+                     if keyword == "COPY" and "." in copy_sources(args))
+    source = shlex.split(steps[code_copy][1])[-1].rstrip("/")
+    assert source.startswith("/tmp/"), f"{dockerfile} copies the code to {source}: keep it out of WORKDIR /app"
+    install = next(args for keyword, args in steps[code_copy + 1:] if keyword == "RUN" and "pip install" in args)
+    words = shlex.split(install)
+    assert "--editable" not in words and "-e" not in words, f"{dockerfile} installs the code editable"
+    assert f"--no-deps {source} " in install and f"rm -rf {source} " in install, install
+    assert "gan-lab-train --cfg job" in install, f"{dockerfile} never checks that the installed package finds its configs"
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_dependency_layer_lists_pyproject_dependencies(dockerfile, tmp_path):
+    """The dependency layer's one-liner, run here on a copy of pyproject.toml: it must print exactly
+    the [project] dependencies (a typo would otherwise surface only in a docker build)."""
+    install = next(args for keyword, args in instructions(dockerfile) if keyword == "RUN" and "tomllib" in args)
+    command = install.split(" > ")[0]
+    copied = shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    command = command.replace("/tmp/gan-lab-deps/pyproject.toml", str(copied)).replace("python ", f"{shlex.quote(sys.executable)} ", 1)
+    printed = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert printed == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert "/tmp/gan-lab-deps/requirements.txt" in install.split(" > ")[1].split("&&")[0]
+    assert "-r /tmp/gan-lab-deps/requirements.txt" in install
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES)
