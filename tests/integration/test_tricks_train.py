@@ -33,7 +33,7 @@ def test_trick_glob_sweeps_every_trick(cli, tmp_path):
                  "checkpoint.every_n_steps=0", "trainer.enable_progress_bar=false", "data.batch_size=8", "metrics=none", *SMALL_DCGAN)
     assert result.returncode == 0, result.stderr[-3000:]
     tricks = sorted(json.loads(p.read_text())["tricks"][0] for p in (tmp_path / "multirun").glob("*/summary.json"))
-    assert tricks == ["feature_matching", "historical_averaging", "label_smoothing", "minibatch_discrimination", "virtual_bn"]
+    assert tricks == ["feature_matching", "historical_averaging", "label_smoothing", "minibatch_discrimination", "packing", "virtual_bn"]
 
 
 @pytest.mark.slow
