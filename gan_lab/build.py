@@ -177,6 +177,7 @@ def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Pat
         num_fixed_samples=cfg.samples.num_images,
         fixed_z_seed=cfg.seed,
         finite_check_every_n_steps=finite_check_interval(cfg),
+        ema=instantiate(cfg.ema) if cfg.get("ema") else None,  # an average of G (conf/ema/*.yaml)
         config=OmegaConf.to_container(cfg, resolve=True),
     )
 

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.build import build_players, load_generator_state
 from gan_lab.errors import ConfigError
-from gan_lab.module import CHECKPOINT_FORMAT
+from gan_lab.module import CHECKPOINT_FORMAT, EMA_PREFIX
 
 log = logging.getLogger("gan_lab")
 
@@ -190,15 +190,28 @@ def upgrade_config(config: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
-def generator_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, DictConfig]:
-    """G rebuilt from the config stored in the checkpoint, with its weights (eval mode), and the config."""
+def generator_from_checkpoint(path: str | Path, ema: bool | None = None) -> tuple[torch.nn.Module, DictConfig]:
+    """G rebuilt from the config stored in the checkpoint, with its weights (eval mode), and the config.
+
+    ``ema``: None takes the averaged G (``ema=`` of training) when the checkpoint has one, else G;
+    True requires the averaged G; False takes the raw G. The returned net's ``averaged`` says which.
+    """
     ckpt = load_checkpoint(path)
     config = ckpt["gan_lab"]["config"]
     legacy = ckpt["gan_lab"].get("format") is None
     cfg = OmegaConf.create(upgrade_config(config) if legacy else config)
+    state_dict = ckpt["state_dict"]
+    has_ema = any(k.startswith(EMA_PREFIX) for k in state_dict)
+    if ema and not has_ema:
+        raise ConfigError(f"use_ema=true: ckpt_path={path} holds no averaged G (it was trained with ema=none); "
+                          "use use_ema=false (or leave it unset) for its G, or train with ema=default")
+    averaged = has_ema if ema is None else bool(ema)
+    if averaged:  # the averaged G's weights and statistics under G's keys
+        state_dict = {"generator." + k[len(EMA_PREFIX):]: v for k, v in state_dict.items() if k.startswith(EMA_PREFIX)}
     try:
         generator = build_players(cfg).generator
-        load_generator_state(generator, ckpt["state_dict"])
+        load_generator_state(generator, state_dict)
+        generator.averaged = averaged
     except (ConfigError, RuntimeError, TypeError, KeyError) as err:
         if not legacy:
             raise

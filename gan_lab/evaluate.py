@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from gan_lab.cli import CONFIG_DIR, report_errors
 
 USAGE = ("python -m gan_lab.evaluate (ckpt_path=PATH | folder=DIR data=NAME) [data.KEY=VALUE ...] "
-         "[metrics=classifier|inception] [inception_weights=FILE] [num_samples=N] [num_real=N] [batch_size=N] [seed=0] [out=FILE]")
+         "[metrics=classifier|inception] [inception_weights=FILE] [num_samples=N] [num_real=N] [batch_size=N] [seed=0] [use_ema=false] [out=FILE]")
 #: evaluate.yaml's keys that override the metrics group's scorer options, where the scorer has them
 SCORER_OPTIONS = ("num_samples", "num_real", "batch_size", "inception_weights", "is_splits")
 
@@ -35,6 +35,9 @@ def check_options(cfg: DictConfig) -> None:
         value = cfg.get(key)
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ConfigError(f"{key}={value}: must be a positive integer")
+    if cfg.get("use_ema") not in (None, True, False):
+        raise ConfigError(f"use_ema={cfg.use_ema}: use use_ema=true (the averaged G), use_ema=false (G itself), "
+                          "or leave it unset (the average when there is one)")
 
 
 def folder_images(folder: str, image_size: int, channels: int):
@@ -58,9 +61,9 @@ def evaluate(cfg: DictConfig) -> dict:
 
     generator, data_cfg, source = None, cfg.get("data"), {}
     if cfg.ckpt_path is not None:
-        generator, ckpt_cfg = generator_from_checkpoint(cfg.ckpt_path)
+        generator, ckpt_cfg = generator_from_checkpoint(cfg.ckpt_path, ema=cfg.get("use_ema"))
         data_cfg = data_cfg if data_cfg is not None else ckpt_cfg.data
-        source = {"ckpt_path": str(cfg.ckpt_path)}
+        source = {"ckpt_path": str(cfg.ckpt_path), "ema": generator.averaged}
     else:
         source = {"folder": str(cfg.folder)}
     datamodule = instantiate(data_cfg)

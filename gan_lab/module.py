@@ -14,10 +14,18 @@ Step counting: Lightning's ``global_step`` counts every ``optimizer.step()`` und
 optimization. Only D's step is counted here (G's step goes through the same LightningOptimizer
 with the step counter hooks disabled), so ``trainer.global_step``, ``trainer.max_steps``, the
 checkpoint and logging intervals all count training iterations (batches).
+
+Averaged G (``ema=`` group, ``gan_lab.nets.ema``; Karras et al. 2018 §4, Yazıcı et al. 2019): with
+``ema.half_life_kimg`` > 0, ``generator_ema`` is an exponential moving average of G's weights,
+updated after each of G's steps, with BatchNorm statistics of its own recomputed before it is used.
+It is in the state dict (every checkpoint), and ``generate()`` (sample grids, metrics) uses it
+unless asked for the raw G. Under DDP G's parameters are identical on every rank, so the average is
+too: nothing is synchronised.
 """
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -30,12 +38,17 @@ from torch import nn
 from gan_lab.errors import TrainingDiverged
 from gan_lab.iteration import Iteration
 from gan_lab.nets.base import Discriminator, Generator
+from gan_lab.nets.ema import GeneratorEMA
 from gan_lab.objectives import Objective
 from gan_lab.tricks.base import Trick
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 #: version of the ``gan_lab`` section of checkpoints (2: the config of the one build path, 2026-11-26)
 CHECKPOINT_FORMAT = 2
+#: state-dict prefix of the averaged G
+EMA_PREFIX = "generator_ema."
+
+log = logging.getLogger("gan_lab")
 
 
 @contextlib.contextmanager
@@ -82,6 +95,7 @@ class GAN(L.LightningModule):
         fixed_z_seed: int = 1234,
         finite_check_every_n_steps: int = 50,
         config: dict[str, Any] | None = None,
+        ema: GeneratorEMA | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -106,6 +120,9 @@ class GAN(L.LightningModule):
         for trick in self.tricks:
             self.real_target = trick.real_target(self.real_target)
         self._rng_to_restore: dict[str, Any] | None = None
+        # the averaged G (an nn.Module child: saved in the state dict; None when ema is off)
+        self.ema = ema if ema is not None and ema.enabled else None
+        self.generator_ema = GeneratorEMA.copy_of(generator) if self.ema is not None else None
         self.set_ddp(None, None)
 
     def set_ddp(self, generator: nn.Module | None, discriminator: nn.Module | None) -> None:
@@ -190,6 +207,10 @@ class GAN(L.LightningModule):
             self._uncounted_step(g_opt)
             for trick in self.tricks:
                 trick.after_step(self, "g")
+            if self.ema is not None:  # images: the global batch; cur_nimg: images before this iteration
+                images = real.shape[0] * self.trainer.world_size
+                self.ema.update(self.generator_ema, self.generator, cur_nimg=(number - 1) * images,
+                                images=images * self.d_steps_per_g_step)
 
         if self.has_schedulers:  # no per-iteration lr_schedulers() lookup when there are none
             schedulers = self.lr_schedulers()
@@ -256,16 +277,22 @@ class GAN(L.LightningModule):
 
     # ---- sampling ----------------------------------------------------------------------------
     @torch.no_grad()
-    def generate(self, z: torch.Tensor | None = None, n: int | None = None, batch_size: int = 512) -> torch.Tensor:
-        """Samples of G in eval mode (BatchNorm running statistics), without gradients."""
+    def generate(self, z: torch.Tensor | None = None, n: int | None = None, batch_size: int = 512,
+                 ema: bool = True) -> torch.Tensor:
+        """Samples in eval mode (BatchNorm running statistics), without gradients: of the averaged G
+        when there is one (its statistics recomputed first if its weights changed), of G itself
+        with ``ema=False`` or when ``ema=`` is off."""
+        net = self.generator_ema if ema and self.generator_ema is not None else self.generator
+        if net is self.generator_ema:
+            self.ema.refresh_statistics(net)
         if z is None:
             z = self.generator.sample_z(n or len(self.fixed_z), device=self.fixed_z.device)
-        was_training = self.generator.training
-        self.generator.eval()
+        was_training = net.training
+        net.eval()
         try:
-            return torch.cat([self.generator(chunk) for chunk in z.split(batch_size)])
+            return torch.cat([net(chunk) for chunk in z.split(batch_size)])
         finally:
-            self.generator.train(was_training)
+            net.train(was_training)
 
     # ---- checkpoints: RNG, trick state and the config travel with the weights ------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -277,6 +304,11 @@ class GAN(L.LightningModule):
         }
         checkpoint["gan_lab"] = {"format": CHECKPOINT_FORMAT, "config": self.config,
                                  "tricks": {t.name: t.state_dict() for t in self.tricks}, "rng": rng}
+        if self.ema is not None:  # the averaged G is saved with statistics of its own weights
+            self.ema.refresh_statistics(self.generator_ema)
+            state = checkpoint.setdefault("state_dict", {})
+            for name, buffer in self.generator_ema.named_buffers():
+                state[EMA_PREFIX + name] = buffer.detach().clone()
         if self._distributed():  # every rank draws its own z: keep every rank's RNG (this runs on all ranks)
             per_rank: list[Any] = [None] * self.trainer.world_size
             torch.distributed.all_gather_object(per_rank, rng)
@@ -298,6 +330,7 @@ class GAN(L.LightningModule):
         return self._trainer is not None and self.trainer.world_size > 1 and torch.distributed.is_initialized()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._match_ema_state(checkpoint.get("state_dict", {}))
         state = checkpoint.get("gan_lab", {})
         for trick in self.tricks:
             if trick.name in state.get("tricks", {}):
@@ -305,6 +338,21 @@ class GAN(L.LightningModule):
         per_rank = state.get("rng_per_rank")
         rank = self.trainer.global_rank if self._trainer is not None else 0
         self._rng_to_restore = per_rank[rank] if per_rank and rank < len(per_rank) else state.get("rng")
+
+    def _match_ema_state(self, state_dict: dict[str, torch.Tensor]) -> None:
+        """Resuming across an ``ema=`` change (runs before the strict state-dict load): a checkpoint
+        without an averaged G starts the average from its G; one with it, resumed with ema off, drops it."""
+        ema_keys = [k for k in state_dict if k.startswith(EMA_PREFIX)]
+        if self.ema is not None:
+            self.ema.stale = True
+            if not ema_keys:
+                log.warning("the checkpoint has no averaged G (it was trained with ema=none): the average starts from its G")
+                prefix = "generator."
+                state_dict.update({EMA_PREFIX + k[len(prefix):]: v.clone() for k, v in list(state_dict.items()) if k.startswith(prefix)})
+        elif ema_keys:
+            log.warning("ema is off: the checkpoint's averaged G is dropped (resume with ema=default to keep it)")
+            for k in ema_keys:
+                del state_dict[k]
 
     def on_train_start(self) -> None:
         # restore the RNG last, after everything that set up the run has drawn from it

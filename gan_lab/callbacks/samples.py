@@ -11,6 +11,7 @@ from gan_lab.callbacks.images import log_image, save_gif, save_grid, save_scatte
 class SampleGrid(L.Callback):
     """Every ``every_n_steps`` iterations (and at the end), G(fixed_z) in eval mode is written to
     ``<run>/samples/step_XXXXXX.png`` and sent to the logger; ``progress.gif`` animates them.
+    G is the averaged G when ``ema=`` is on (``module.generate``: Karras et al. 2018 §4 show the average).
     For 2-D data the picture is a scatter plot of ``num_points`` samples over the real data.
     """
 
