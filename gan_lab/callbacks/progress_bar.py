@@ -102,7 +102,8 @@ class GanProgressBar(TQDMProgressBar):
         for callback in trainer.callbacks:
             if isinstance(callback, EvaluateDuringTraining):
                 fids.update({k: v for k, v in callback.last.items() if "fid" in k and isinstance(v, (int, float))})
-        for key in sorted(fids)[:1]:
+        if fids:  # one FID-like value (the first name in order): clf_fid5k before fid
+            key = min(fids)
             self.values = {k: v for k, v in self.values.items() if not k.startswith("metrics/")}
             self.values[key] = float(fids[key])
         return self.values
@@ -151,7 +152,8 @@ class GanProgressBar(TQDMProgressBar):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.active_mode = self.mode
         if self.mode == "auto":
-            self.active_mode = "bar" if sys.stdout.isatty() else "lines"
+            isatty = getattr(sys.stdout, "isatty", None)
+            self.active_mode = "bar" if isatty is not None and isatty() else "lines"
         self._start_step, self._start_time = trainer.global_step, time.perf_counter()
         self._last_line_step = trainer.global_step
         self.every = line_interval(trainer.max_steps, trainer.log_every_n_steps, self.lines)
@@ -174,10 +176,13 @@ class GanProgressBar(TQDMProgressBar):
                 self._last_line_step = step
             return
         bar = self.train_progress_bar
-        if logging_step:
+        if logging_step or step == bar.total:
             self.read_values(trainer)
             bar.set_postfix_str(self.postfix(), refresh=False)
-        if self._should_update(step, bar.total):
+        if step == bar.total:  # done: draw the final state and end the line before Lightning's "stopped" message
+            bar.n = step
+            bar.close()
+        elif self._should_update(step, bar.total):
             bar.update(step - bar.n)  # tqdm redraws at most 10 times a second
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -186,17 +191,19 @@ class GanProgressBar(TQDMProgressBar):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.active_mode in (None, "off") or self.is_disabled:
             return
-        self.read_values(trainer)  # the final values (and the end-of-run FID), one sync
         step = trainer.global_step
         if self.active_mode == "lines":
             if trainer.is_global_zero and (step != self._last_line_step or step == self.total):
+                self.read_values(trainer)  # the final values and the end-of-run FID (one sync)
                 log.info(self.line(step, self.total, final=True))
                 self._last_line_step = step
             return
         bar = self.train_progress_bar
-        bar.set_postfix_str(self.postfix(), refresh=False)
-        bar.n = step
-        bar.close()  # draws the final state once (leave=True)
+        if not bar.disable:  # stopped before max_steps (max_time, an early stop): close it here
+            self.read_values(trainer)
+            bar.set_postfix_str(self.postfix(), refresh=False)
+            bar.n = step
+            bar.close()  # draws the final state once (leave=True)
 
     # ---- gan-lab has no validation loop: never draw an empty sanity/validation bar -------------
     def on_sanity_check_start(self, *_: Any) -> None:

@@ -13,14 +13,14 @@ from gan_lab.errors import ConfigError
 from gan_lab.runner import build_run
 from tests.conftest import SMALL_MLP, compose_cfg
 
-TINY = ["model=gan_mlp", "data=ring8", *SMALL_MLP, "data.num_train=256", "data.batch_size=64",
-        "trainer.log_every_n_steps=2", "trainer.enable_progress_bar=true",
-        "+callbacks.bar._target_=gan_lab.callbacks.progress_bar.GanProgressBar"]
+BAR = "+callbacks.bar._target_=gan_lab.callbacks.progress_bar.GanProgressBar"
+RING = ["data=ring8", "data.num_train=256", "data.batch_size=64"]
+TINY = ["model=gan_mlp", *SMALL_MLP, "trainer.log_every_n_steps=2", "trainer.enable_progress_bar=true", BAR]
 LINE = re.compile(r"^step (\d+)/40 \((\d+)%\) d_loss=\S+ g_loss=\S+ \d+ img/s (eta \S+|done in \S+)$")
 
 
-def fit(run_dir, *overrides):
-    built = build_run(compose_cfg([*TINY, *overrides], run_dir=run_dir))
+def fit(run_dir, *overrides, data=RING):
+    built = build_run(compose_cfg([*TINY, *data, *overrides], run_dir=run_dir))
     built.trainer.fit(built.module, datamodule=built.datamodule, ckpt_path=built.ckpt_path)
     bar = built.trainer.progress_bar_callback
     assert isinstance(bar, GanProgressBar)  # the callbacks: entry replaced Lightning's default bar
@@ -69,6 +69,33 @@ def test_resumed_run_starts_at_the_checkpoint_step(tmp_path):
                       "+callbacks.bar.mode=bar")
     tqdm_bar = bar.train_progress_bar
     assert (tqdm_bar.total, tqdm_bar.initial, tqdm_bar.n) == (20, 12, 20)
+
+
+def test_lines_show_the_evaluation_callbacks_last_fid(tmp_path, caplog, gan_lab_cache):
+    # digits (1,437 training images, batch 256: 5 batches an epoch); FID of 200 samples every 8 steps
+    with caplog.at_level(logging.INFO, logger="gan_lab"):
+        trainer, bar = fit(tmp_path / "run", "trainer.max_steps=16", "metrics=classifier", "metrics.num_samples=200",
+                           "metrics.every_n_steps=8", "metrics.memorization_samples=0", "+callbacks.bar.mode=lines",
+                           "+callbacks.bar.lines=4",
+                           data=["data=digits", "data.image_size=8", "data.batch_size=256"])
+    evaluation = next(cb for cb in trainer.callbacks if type(cb).__name__ == "EvaluateDuringTraining")
+    fids = {step["step"]: step["metrics/clf_fid200"] for step in evaluation.history}
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ") and "/16" in r.getMessage()]
+    assert [line.split()[1] for line in lines] == ["4/16", "8/16", "12/16", "16/16"]
+    assert "fid" not in lines[0]  # no evaluation before step 8
+    assert f"clf_fid200={fids[8]:.4g} " in lines[1] and f"clf_fid200={fids[8]:.4g} " in lines[2]
+    assert f"clf_fid200={fids[16]:.4g} done in" in lines[3]
+
+
+@pytest.mark.ddp
+@pytest.mark.slow
+def test_cli_under_ddp_writes_lines_on_rank_zero_only(cli, tmp_path):
+    result = cli("trainer=ddp_cpu", *TINY, *RING[:2], "data.batch_size=32", "trainer.max_steps=40", "logger=csv",
+                 "samples.every_n_steps=0", "checkpoint.every_n_steps=0", "metrics=none", "+callbacks.bar.lines=5")
+    assert result.returncode == 0, result.stderr[-3000:]
+    steps = re.findall(r"\] - step (\d+)/40 ", result.stdout)
+    assert steps == ["8", "16", "24", "32", "40"] and "\r" not in result.stdout + result.stderr
+    assert not re.search(r"step \d+/40", (tmp_path / "run" / "train_ddp_process_1.log").read_text())
 
 
 def test_a_misspelt_mode_names_the_choices():
