@@ -26,12 +26,11 @@ def image_folder(tmp_path_factory):
     return root
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_folder_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, image_folder, num_workers):
     common = ["data=folder", f"data.root={image_folder}", "data.image_size=16", "data.channels=3", "data.batch_size=16",
               f"data.num_workers={num_workers}", "model=gan_mlp", *SMALL_MLP,
-              "checkpoint.every_n_steps=6", "trainer.max_steps=10", "trainer.log_every_n_steps=5"]
+              "checkpoint.every_n_steps=6", "trainer.max_steps=10", "trainer.log_every_n_steps=3"]
     full = _train(tmp_path, "full", common)
     ckpt = tmp_path / "full" / "checkpoints" / "step_0000006.ckpt"
     assert ckpt.is_file()
