@@ -122,6 +122,8 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
         callbacks.append(best_checkpoint(cfg, run_dir))
     if cfg.metrics.get("callback"):  # the metrics group's evaluation callback (IS / FID / KID / classifier)
         callbacks.append(instantiate(cfg.metrics.callback))
+    if cfg.trainer.get("enable_progress_bar", True) and cfg.get("progress_bar"):
+        callbacks.append(instantiate(cfg.progress_bar))  # after TrainingProgress / metrics: it shows their values
     for spec in (cfg.get("callbacks") or {}).values():
         if spec is not None:
             callbacks.append(instantiate(spec))

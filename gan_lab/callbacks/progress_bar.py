@@ -17,7 +17,7 @@ Values are read from ``trainer.callback_metrics`` (``train/d_loss``, ``train/g_l
 ``train/images_per_sec`` of ``TrainingProgress``, any ``metrics/*fid*``) only at the steps they are
 logged (``global_step % log_every_n_steps == 0``) and at the end: ``float()`` of a device tensor is
 a host sync, so none happens in between. The FID-like value also comes from the evaluation
-callback's last result (it sends ``metrics/*`` to the loggers, not to ``callback_metrics``).
+callback's last result (which covers an evaluation after the loop, outside ``callback_metrics``).
 Place this callback after ``TrainingProgress`` and the evaluation callback so that the step's
 throughput and FID are already there. Only rank 0 shows anything (Lightning disables the bar on
 the other ranks). gan-lab has no validation loop: the sanity-check and validation bars are never
