@@ -47,7 +47,7 @@ class Discriminator(nn.Module):
         batch on every DDP rank; a checkpoint's weights replace it). The head initialises itself
         if it can (a minibatch-discrimination head); subclasses add their own layers'.
 
-        It sees the examples un-augmented (it calls ``features``, not ``forward``): the init is
+        It sees the examples un-augmented (it calls ``features``, not D itself, whose call augments): the init is
         defined on the data distribution (Salimans & Kingma 2016 §3), it draws no random numbers, so
         a run with ``augment=diffaugment`` starts from the same weights as one without (a clean
         ablation), and the evaluated D (eval mode, no augmentation) sees un-augmented data too."""
