@@ -62,15 +62,21 @@ def test_submitit_signal_mid_step_requeues_and_ends_with_the_uninterrupted_weigh
     env = {**os.environ, "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT),
            "SLURM_JOB_ID": "4242", "OMP_NUM_THREADS": "1"}  # SLURM's job id: resume defaults to auto
     launcher = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 120
-    reached = run_dir / "reached"
-    while not (reached.exists() and reached.read_text() and int(reached.read_text()) >= 6):
-        assert launcher.poll() is None and time.time() < deadline, "training did not reach step 6"
-        time.sleep(0.02)
-    job = _job_process(sweep / ".submitit")
-    assert job is not None
-    os.kill(job, signal.SIGUSR2)  # submitit's preemption signal, mid-iteration (during Pace's sleep)
-    output, _ = launcher.communicate(timeout=180)
+    try:
+        deadline = time.time() + 180
+        reached = run_dir / "reached"
+        while not (reached.exists() and reached.read_text() and int(reached.read_text()) >= 6):
+            assert launcher.poll() is None and time.time() < deadline, "training did not reach step 6"
+            time.sleep(0.02)
+        job = _job_process(sweep / ".submitit")
+        assert job is not None
+        os.kill(job, signal.SIGUSR2)  # submitit's preemption signal, mid-iteration (during Pace's sleep)
+        output, _ = launcher.communicate(timeout=180)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            if (job := _job_process(sweep / ".submitit")) is not None:
+                os.kill(job, signal.SIGKILL)
     assert launcher.returncode == 0, output[-3000:]
 
     logs = "".join(p.read_text() for p in (sweep / ".submitit").rglob("*_log.*"))
@@ -99,6 +105,63 @@ def _uninterrupted(run_dir: Path):
     full = build_run(compose_cfg([*COMMON, "logger=none"], run_dir=run_dir, fast=False))
     full.trainer.fit(full.module, datamodule=full.datamodule)
     return full
+
+
+class SubmititStandIn(L.Callback):
+    """Test helper in submitit's place on each rank: a Python handler for USR2 (installed before
+    training, as submitit's is) that writes ``handed_over_<rank>`` when gan-lab hands over; and the
+    step each rank stopped at (``stopped_<rank>``)."""
+
+    def __init__(self, dirpath: str) -> None:
+        self.dirpath = Path(dirpath)
+
+    def setup(self, trainer, module, stage) -> None:
+        self.rank = trainer.global_rank
+        signal.signal(signal.SIGUSR2, self.handler)
+
+    def handler(self, signum, frame) -> None:
+        (self.dirpath / f"handed_over_{self.rank}").write_text(signal.Signals(signum).name)
+
+    def on_exception(self, trainer, module, exception) -> None:
+        (self.dirpath / f"stopped_{self.rank}").write_text(str(trainer.global_step))
+
+
+@pytest.mark.slow
+@pytest.mark.ddp
+def test_under_ddp_a_signal_to_rank_1_alone_stops_both_ranks_after_the_same_iteration(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run_dir = tmp_path / "run"
+    here = "tests.integration.test_submitit_preemption"
+    command = [sys.executable, str(ROOT / "train.py"), "trainer=ddp_cpu", "trainer.devices=1", "trainer.num_nodes=2",
+               f"hydra.run.dir={run_dir}", "logger=none", *COMMON,
+               f"+callbacks.pace._target_={here}.Pace", "+callbacks.pace.dirpath=${run_dir}", "+callbacks.pace.seconds=0.3",
+               f"+callbacks.submitit._target_={here}.SubmititStandIn", "+callbacks.submitit.dirpath=${run_dir}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
+           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "LOCAL_RANK": "0"}
+    nodes = [subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env={**env, "NODE_RANK": str(n)}) for n in (0, 1)]
+    try:
+        deadline = time.time() + 180
+        reached = run_dir / "reached"
+        while not (reached.exists() and reached.read_text() and int(reached.read_text()) >= 4):
+            assert all(p.poll() is None for p in nodes) and time.time() < deadline, "training did not reach step 4"
+            time.sleep(0.02)
+        nodes[1].send_signal(signal.SIGUSR2)  # rank 1 alone: rank 0 learns it through the all-reduce
+        outputs = [p.communicate(timeout=120)[0] for p in nodes]  # without the agreement: a deadlock
+    finally:
+        for p in nodes:
+            if p.poll() is None:
+                p.kill()
+    assert [p.returncode for p in nodes] == [143, 143], outputs[0][-2000:] + outputs[1][-2000:]
+    stopped = [int((run_dir / f"stopped_{rank}").read_text()) for rank in (0, 1)]
+    assert stopped[0] == stopped[1] and 4 < stopped[0] < STEPS, stopped
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == stopped[0]
+    assert [(run_dir / f"handed_over_{rank}").read_text() for rank in (0, 1)] == ["SIGUSR2", "SIGUSR2"]
+    assert "preempted (SIGUSR2) at step" in outputs[0]
 
 
 # ---- resume defaults to auto in a SLURM job --------------------------------------------------------
