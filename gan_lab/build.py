@@ -178,8 +178,18 @@ def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Pat
         fixed_z_seed=cfg.seed,
         finite_check_every_n_steps=finite_check_interval(cfg),
         ema=instantiate(cfg.ema) if cfg.get("ema") else None,  # an average of G (conf/ema/*.yaml)
+        compile_nets=_switch(cfg.model, "compile"),  # speed options, applied by GAN.configure_model
+        channels_last=_switch(cfg.model, "channels_last"),
         config=OmegaConf.to_container(cfg, resolve=True),
     )
+
+
+def _switch(model: DictConfig, key: str) -> bool:
+    """``model.compile`` / ``model.channels_last``: true or false (absent, in configs from before they existed: false)."""
+    value = model.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"model.{key}={value}: use true or false")
+    return value
 
 
 def load_generator_state(generator: nn.Module, state_dict: dict[str, torch.Tensor]) -> nn.Module:

@@ -21,6 +21,16 @@ updated after each of G's steps, with BatchNorm statistics of its own recomputed
 It is in the state dict (every checkpoint), and ``generate()`` (sample grids, metrics) uses it
 unless asked for the raw G. Under DDP G's parameters are identical on every rank, so the average is
 too: nothing is synchronised.
+
+Speed options (``model.channels_last``, ``model.compile``; issue 12), applied once by
+:meth:`GAN.configure_model`, after the nets are built and before the Trainer moves them, wraps them
+in DDP and builds the optimizers. Neither changes the state-dict keys, so checkpoints load into
+plain nets (``gan_lab.sample``): channels_last re-strides the 4-D (convolution) weights in place
+and the image batches as they enter ``training_step``; compile is ``nn.Module.compile()``, which
+compiles the module's call in place (``torch.compile(net)`` would prefix ``_orig_mod.``). Inductor
+cannot back-propagate through the backward of a compiled graph ("torch.compile with aot_autograd
+does not currently support double backward"), so the gradient penalties (WGAN-GP, R1) run D eagerly
+(``torch.compiler.set_stance("force_eager")``); every other call of G and D is compiled.
 """
 from __future__ import annotations
 
@@ -96,6 +106,8 @@ class GAN(L.LightningModule):
         finite_check_every_n_steps: int = 50,
         config: dict[str, Any] | None = None,
         ema: GeneratorEMA | None = None,
+        compile_nets: bool = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -123,11 +135,32 @@ class GAN(L.LightningModule):
         # the averaged G (an nn.Module child: saved in the state dict; None when ema is off)
         self.ema = ema if ema is not None and ema.enabled else None
         self.generator_ema = GeneratorEMA.copy_of(generator) if self.ema is not None else None
+        self.compile_nets, self.channels_last, self._speed_applied = bool(compile_nets), bool(channels_last), False
         self.set_ddp(None, None)
 
     def set_ddp(self, generator: nn.Module | None, discriminator: nn.Module | None) -> None:
         """Per-player DDP wrappers (``gan_lab.strategy.GANDDPStrategy``), kept out of the state dict."""
         self.__dict__["_g_ddp"], self.__dict__["_d_ddp"] = generator, discriminator
+
+    def configure_model(self) -> None:
+        """``model.channels_last`` and ``model.compile``, once (Lightning calls this hook at every fit)."""
+        if self._speed_applied:
+            return
+        self._speed_applied = True
+        if self.channels_last:
+            nets = [net for net in (self.generator, self.discriminator, self.generator_ema) if net is not None]
+            if any(p.dim() == 4 for net in nets for p in net.parameters()):
+                for net in nets:
+                    net.to(memory_format=torch.channels_last)  # 4-D weights re-strided in place (same Parameters)
+            else:
+                log.info("model.channels_last=true: G and D have no convolutions (no 4-D weights), so there is nothing "
+                         "to convert; it is off for this run (channels_last helps model=dcgan / dcgan_upsample)")
+                self.channels_last = False
+        if self.compile_nets:
+            self.generator.compile()  # in place: G's own call compiled, its state-dict keys unchanged
+            self.discriminator.compile()
+            log.info("model.compile=true: G and D compiled (the first iterations compile them); the gradient "
+                     "penalty's D forward, if any, runs eagerly (no double backward through compiled graphs)")
 
     @property
     def synced_generator(self) -> nn.Module:
@@ -162,6 +195,8 @@ class GAN(L.LightningModule):
     # ---- one training iteration ------------------------------------------------------------
     def training_step(self, batch: torch.Tensor | tuple[torch.Tensor, ...], batch_idx: int) -> None:
         real = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if self.channels_last:  # model.channels_last: NHWC batches for NHWC weights
+            real = real.contiguous(memory_format=torch.channels_last)
         number = self.global_step + 1  # 1-based number of this training iteration
         d_opt, g_opt = self.optimizers()
         g_turn = self.objective.trains_generator and number % self.d_steps_per_g_step == 0
@@ -177,7 +212,9 @@ class GAN(L.LightningModule):
         # Dmain: D's loss (the objective's), its penalties; D's step
         d_loss, values = self.objective.d_loss(self.synced_discriminator, it, self.real_target)
         d_total = d_loss
-        for term in [self.objective.d_penalty(self.discriminator, it)] + [t.d_penalty(self, it) for t in self.tricks]:
+        with torch.compiler.set_stance("force_eager") if self.compile_nets else contextlib.nullcontext():
+            penalty = self.objective.d_penalty(self.discriminator, it)  # double backward: D eager (module docstring)
+        for term in [penalty] + [t.d_penalty(self, it) for t in self.tricks]:
             if term is not None:
                 d_total = d_total + term
         d_opt.zero_grad(set_to_none=True)

@@ -1,0 +1,125 @@
+"""Speed options (issue 12 item 3): every loss and trick trains under bf16 autocast on the CPU (what
+``trainer.precision=bf16-mixed`` does on a GPU), and ``model.channels_last`` / ``model.compile`` train,
+compute the same losses as a plain run and write checkpoints that plain nets load.
+
+R1 and WGAN-GP + DiffAugment under bf16 are in ``test_stabilisers_cli.py``; WGAN-GP here runs with
+trick=packing (the penalty per pack) instead of repeating them.
+"""
+import logging
+import shutil
+
+import pytest
+import torch
+
+from gan_lab.checkpoints import generator_from_checkpoint, load_checkpoint
+from gan_lab.errors import ConfigError
+from gan_lab.runner import build_run, run
+from tests.conftest import SMALL_DCGAN, SMALL_MLP, compose_cfg
+
+TWO_STEPS = ["trainer.max_steps=2", "data.batch_size=8", *SMALL_DCGAN]  # log_every_n_steps=2 (FAST): step 2 is logged
+LOSSES = {
+    "minimax": ["loss=minimax"],
+    "nonsaturating": ["loss=nonsaturating"],
+    "wasserstein": ["loss=wasserstein"],
+    "hinge": ["loss=hinge"],
+    "wgan_gp+packing": ["loss=wgan_gp", "trick=[packing]"],
+}
+TRICKS = ["label_smoothing", "feature_matching", "minibatch_discrimination", "historical_averaging", "virtual_bn", "packing"]
+
+
+def _finite(summary: dict) -> bool:
+    return all(torch.isfinite(torch.tensor(v)) for v in summary["final"].values())
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_every_loss_trains_two_steps_under_bf16_autocast_on_cpu(name, cfg_factory):
+    summary = run(cfg_factory(*LOSSES[name], "trainer.precision=bf16-mixed", *TWO_STEPS))
+    assert summary["steps"] == 2 and _finite(summary) and "train/g_loss" in summary["final"]
+
+
+@pytest.mark.parametrize("trick", TRICKS)
+def test_every_trick_trains_two_steps_under_bf16_autocast_on_cpu(trick, cfg_factory):
+    summary = run(cfg_factory(f"trick=[{trick}]", "trainer.precision=bf16-mixed", *TWO_STEPS))
+    assert summary["steps"] == 2 and _finite(summary) and summary["tricks"] == [trick]
+
+
+def test_bf16_autocast_rounds_the_losses_but_stays_near_float32(cfg_factory, tmp_path):
+    """Autocast really runs D in bf16 (8 bits of mantissa: the losses differ from float32) and the step-2
+    losses stay within bf16's rounding of float32's (relative 2^-8 per op, a few ops deep)."""
+    fp32 = run(cfg_factory(*TWO_STEPS))["final"]
+    bf16 = run(compose_cfg(["trainer.precision=bf16-mixed", *TWO_STEPS], run_dir=tmp_path / "bf16"))["final"]
+    for key in ("train/d_loss", "train/g_loss"):
+        assert bf16[key] != fp32[key] and bf16[key] == pytest.approx(fp32[key], rel=0.05)
+
+
+def test_channels_last_trains_the_same_losses_and_its_checkpoint_loads_into_a_plain_generator(cfg_factory, tmp_path):
+    plain = run(cfg_factory(*TWO_STEPS))["final"]
+    built = build_run(compose_cfg(["model.channels_last=true", "checkpoint.every_n_steps=2", *TWO_STEPS],
+                                  run_dir=tmp_path / "nhwc"))
+    built.trainer.fit(built.module, datamodule=built.datamodule)
+    final = {k: float(v) for k, v in built.trainer.callback_metrics.items()}
+    for key in ("train/d_loss", "train/g_loss", "train/D_x", "train/D_G_z"):  # same maths, other memory order
+        assert final[key] == pytest.approx(plain[key], abs=1e-5)
+    state = load_checkpoint(tmp_path / "nhwc" / "checkpoints" / "last.ckpt")["state_dict"]
+    weights = {k: v for k, v in state.items() if v.dim() == 4}
+    assert len(weights) == 5 and all(v.is_contiguous(memory_format=torch.channels_last) for v in weights.values())
+    generator, cfg = generator_from_checkpoint(tmp_path / "nhwc" / "checkpoints" / "last.ckpt")  # strict load
+    assert cfg.model.channels_last and generator.net[1].weight.is_contiguous()  # rebuilt plain: NCHW weights
+    z = built.module.fixed_z[:8]
+    torch.testing.assert_close(generator(z), built.module.generate(z, ema=False), atol=1e-6, rtol=1e-5)
+
+
+def test_channels_last_is_a_logged_no_op_for_an_mlp_on_2d_points(cfg_factory, caplog):
+    with caplog.at_level(logging.INFO, logger="gan_lab"):
+        built = build_run(cfg_factory("model=gan_mlp", "data=ring8", "model.channels_last=true", "trainer.max_steps=2",
+                                      "data.batch_size=8", *SMALL_MLP))
+        built.trainer.fit(built.module, datamodule=built.datamodule)
+    assert built.trainer.global_step == 2 and not built.module.channels_last
+    assert "model.channels_last=true: G and D have no convolutions" in caplog.text
+
+
+@pytest.mark.parametrize("key", ["compile", "channels_last"])
+def test_a_speed_option_that_is_not_a_boolean_is_one_line(key, cfg_factory):
+    with pytest.raises(ConfigError, match=rf"^model\.{key}=1: use true or false$"):
+        build_run(cfg_factory(f"model.{key}=1", *TWO_STEPS))
+
+
+# ---- torch.compile: inductor writes C++ and needs a compiler ---------------------------------------
+needs_compiler = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
+                                    reason="torch.compile's inductor backend needs a C++ compiler (g++) on the CPU")
+
+
+def _state_keys(path) -> list[str]:
+    return sorted(load_checkpoint(path)["state_dict"])
+
+
+@needs_compiler
+def test_compile_trains_the_same_losses_and_keeps_the_state_dict_keys(cfg_factory, tmp_path):
+    """``nn.Module.compile()`` compiles in place: no ``_orig_mod.`` keys, and the compiled D and G compute
+    the uncompiled run's losses (same seed) up to float reassociation."""
+    plain = run(compose_cfg(["checkpoint.every_n_steps=2", *TWO_STEPS], run_dir=tmp_path / "plain"))
+    built = build_run(compose_cfg(["model.compile=true", "checkpoint.every_n_steps=2", *TWO_STEPS],
+                                  run_dir=tmp_path / "compiled"))
+    built.trainer.fit(built.module, datamodule=built.datamodule)
+    assert built.module.generator._compiled_call_impl is not None and built.module.discriminator._compiled_call_impl is not None
+    final = {k: float(v) for k, v in built.trainer.callback_metrics.items()}
+    for key in ("train/d_loss", "train/g_loss"):
+        assert final[key] == pytest.approx(plain["final"][key], abs=1e-4)
+    compiled_ckpt = tmp_path / "compiled" / "checkpoints" / "last.ckpt"
+    assert _state_keys(compiled_ckpt) == _state_keys(plain["last_checkpoint"])
+    assert not any("_orig_mod" in k for k in _state_keys(compiled_ckpt))
+    generator, _ = generator_from_checkpoint(compiled_ckpt)  # a plain G takes the compiled run's weights (strict)
+    assert generator._compiled_call_impl is None
+
+
+@needs_compiler
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", [
+    ["loss=wgan_gp", "trainer.precision=bf16-mixed"],
+    ["loss.r1_gamma=10", "loss.r1_interval=1", "model.channels_last=true"],
+], ids=["wgan_gp+bf16", "r1+channels_last"])
+def test_compile_with_a_gradient_penalty_runs_the_penalty_eagerly(overrides, cfg_factory):
+    """Inductor raises on double backward ("torch.compile with aot_autograd does not currently support double
+    backward"): the penalty's D forward runs under ``force_eager``, the rest stays compiled."""
+    summary = run(cfg_factory("model.compile=true", *overrides, *TWO_STEPS))
+    assert summary["steps"] == 2 and _finite(summary)
