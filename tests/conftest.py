@@ -16,6 +16,7 @@ CONF = str(ROOT / "conf")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ["GAN_LAB_OFFLINE"] = "1"  # tests never download (Inception weights are built by the tests)
+os.environ.pop("SLURM_JOB_ID", None)  # resume=auto is the default inside a SLURM job; tests start afresh
 
 # small, fast settings shared by the tests (each test adds its own overrides)
 FAST = [
