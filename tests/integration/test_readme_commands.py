@@ -86,13 +86,16 @@ def test_readme_command_runs(command, workspace):
     command = re.sub(r"metrics.inception_weights=\S+", f"metrics.inception_weights={weights}", command)
     args = shlex.split(command)[1:]  # without "python"
     job = root / "jobs" / str(abs(hash(command)))
-    multirun = "-m" in args[:3]
+    multirun = "-m" in args[:3] or "search=optuna" in command  # the Optuna preset sets hydra.mode=MULTIRUN
     where = [f"hydra.sweep.dir={job}"] if multirun else [f"hydra.run.dir={job}"]
     if args[0] == "train.py":
         args[0] = str(ROOT / "train.py")
         dcgan = "model=dcgan" in command or not re.search(r"model=|experiment=", command)
         extra = [*SHORT, "model.generator.width=8", "model.discriminator.width=8"] if dcgan else list(SHORT)
-        if "metrics=inception" in command:  # Inception on a CPU: a handful of images, the test's weights file
+        if "search=optuna" in command:  # two trials, scored on 200 samples (the metric's name carries the count)
+            extra += ["hydra.sweeper.n_trials=2", "metrics.num_samples=200", "metrics.memorization_samples=0",
+                      "optimized_metric=metrics/clf_fid200"]
+        elif "metrics=inception" in command:  # Inception on a CPU: a handful of images, the test's weights file
             extra += ["metrics.num_samples=10", "metrics.num_real=10", "metrics.memorization_samples=0"]
         elif "metrics." in command:
             extra += ["metrics.num_samples=200", "metrics.memorization_samples=0"]
