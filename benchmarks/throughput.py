@@ -6,10 +6,18 @@ gan-lab runs the real Trainer + GAN module with its default callbacks and a CSV 
 
     python benchmarks/throughput.py                 # DCGAN on mnist5k, batch 64, 5 rounds
     python benchmarks/throughput.py --model gan_mlp --steps 300 --rounds 3
+    python benchmarks/throughput.py --compile          # model.compile=true in both loops
+    python benchmarks/throughput.py --channels-last    # model.channels_last=true in both loops
+
+``--compile`` / ``--channels-last`` set ``model.compile`` / ``model.channels_last`` for gan-lab, and the
+plain loop gets the same nets through the same code (``GAN.configure_model``) with NHWC batches. Each
+round prints the seconds of its first iteration (with ``--compile``: compiling G and D; the first
+round compiles from scratch into a fresh inductor cache, later rounds re-trace and hit that cache).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -31,39 +39,55 @@ class Stopwatch(L.Callback):
 
     def __init__(self, warmup: int, last: int) -> None:
         self.warmup, self.last, self.start, self.end = warmup, last, None, None
+        self.first_start, self.first = None, None  # the first iteration (compilation under --compile)
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if trainer.global_step == 0:
+            self.first_start = time.perf_counter()
         if trainer.global_step == self.warmup:
             self.start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if trainer.global_step == 1:
+            self.first = time.perf_counter() - self.first_start
         if trainer.global_step == self.last:
             self.end = time.perf_counter()
 
 
-def gan_lab_round(overrides: list[str], steps: int, warmup: int) -> float:
+def gan_lab_round(overrides: list[str], steps: int, warmup: int) -> tuple[float, float]:
+    """(images/s, seconds of the first iteration)."""
     with tempfile.TemporaryDirectory() as tmp:
         run = build_run(compose_cfg([*overrides, f"trainer.max_steps={steps + warmup}"], run_dir=Path(tmp), fast=False))
         watch = Stopwatch(warmup, steps + warmup)
-        run.trainer.callbacks.append(watch)
+        # first, so that the last iteration's end is taken before the evaluation callback's (at max_steps,
+        # since the best-checkpoint monitor): the window holds the other callbacks' per-iteration work only
+        run.trainer.callbacks.insert(0, watch)
         run.trainer.fit(run.module, datamodule=run.datamodule)
-        return steps * run.datamodule.batch_size / (watch.end - watch.start)
+        return steps * run.datamodule.batch_size / (watch.end - watch.start), watch.first
 
 
-def plain_round(overrides: list[str], steps: int, warmup: int) -> float:
-    """The same iteration written by hand: D step on real + G(z).detach(), then G step."""
+def plain_round(overrides: list[str], steps: int, warmup: int) -> tuple[float, float]:
+    """The same iteration written by hand: D step on real + G(z).detach(), then G step. (images/s,
+    seconds of the first iteration)."""
     with tempfile.TemporaryDirectory() as tmp:
         run = build_run(compose_cfg(overrides, run_dir=Path(tmp), fast=False))
+    run.module.configure_model()  # model.channels_last / model.compile: the nets gan-lab's loop gets
+    channels_last = run.module.channels_last
     G, D = run.module.generator, run.module.discriminator
     g_opt = run.module.g_optimizer_factory(G.parameters())
     d_opt = run.module.d_optimizer_factory(D.parameters())
     data, batch = run.datamodule.prepare().train_x, run.datamodule.batch_size
     generator = torch.Generator().manual_seed(0)
-    start = None
+    start, first = None, None
+    first_start = time.perf_counter()
     for step in range(steps + warmup):
+        if step == 1:
+            first = time.perf_counter() - first_start
         if step == warmup:
             start = time.perf_counter()
         real = data.index_select(0, torch.randint(len(data), (batch,), generator=generator))
+        if channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
         fake = G(torch.randn(batch, G.z_dim))
         real_logits, _ = D(real)
         fake_logits, _ = D(fake.detach())
@@ -79,7 +103,7 @@ def plain_round(overrides: list[str], steps: int, warmup: int) -> float:
         g_opt.step()
         for p in D.parameters():
             p.requires_grad_(True)
-    return steps * batch / (time.perf_counter() - start)
+    return steps * batch / (time.perf_counter() - start), first
 
 
 def main() -> None:
@@ -90,18 +114,32 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="timed iterations per round")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--compile", action="store_true", help="model.compile=true (torch.compile of G and D) in both loops")
+    parser.add_argument("--channels-last", action="store_true", help="model.channels_last=true in both loops")
     args = parser.parse_args()
     overrides = [f"model={args.model}", f"data={args.data}", f"data.batch_size={args.batch_size}", "logger=csv",
                  "trainer.enable_progress_bar=false", "samples.every_n_steps=0", "checkpoint.every_n_steps=0",
-                 "trainer.accelerator=cpu"]
+                 "trainer.accelerator=cpu", f"model.compile={str(args.compile).lower()}",
+                 f"model.channels_last={str(args.channels_last).lower()}"]
+    cache = None
+    if args.compile and "TORCHINDUCTOR_CACHE_DIR" not in os.environ:  # round 1 compiles from scratch
+        cache = tempfile.TemporaryDirectory(prefix="inductor_")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache.name
     ours, plain = [], []
     for r in range(args.rounds):
-        ours.append(gan_lab_round(overrides, args.steps, args.warmup))
-        plain.append(plain_round(overrides, args.steps, args.warmup))
-        print(f"round {r + 1}: gan-lab {ours[-1]:8.1f} img/s   plain loop {plain[-1]:8.1f} img/s", flush=True)
-    med_ours, med_plain = statistics.median(ours), statistics.median(plain)
-    print(f"\nmodel={args.model} data={args.data} batch={args.batch_size} threads={torch.get_num_threads()}")
+        for loop, results in ((gan_lab_round, ours), (plain_round, plain)):
+            torch._dynamo.reset()  # each loop compiles its own nets (no recompile limit reached across rounds)
+            results.append(loop(overrides, args.steps, args.warmup))
+        print(f"round {r + 1}: gan-lab {ours[-1][0]:8.1f} img/s   plain loop {plain[-1][0]:8.1f} img/s   "
+              f"first iteration: gan-lab {ours[-1][1]:6.2f} s, plain {plain[-1][1]:6.2f} s", flush=True)
+    med_ours, med_plain = statistics.median(r[0] for r in ours), statistics.median(r[0] for r in plain)
+    print(f"\nmodel={args.model} data={args.data} batch={args.batch_size} threads={torch.get_num_threads()} "
+          f"compile={args.compile} channels_last={args.channels_last}")
     print(f"median images/s: gan-lab {med_ours:.1f}, plain PyTorch {med_plain:.1f}, ratio {med_ours / med_plain:.3f}")
+    print(f"first iteration: gan-lab {ours[0][1]:.1f} s in round 1, median {statistics.median(r[1] for r in ours[1:] or ours):.1f} s "
+          "in later rounds")
+    if cache is not None:
+        cache.cleanup()
 
 
 if __name__ == "__main__":

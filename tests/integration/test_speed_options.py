@@ -94,6 +94,7 @@ def _state_keys(path) -> list[str]:
 
 
 @needs_compiler
+@pytest.mark.slow  # ~50 s with a cold inductor cache (compiling G and D), ~5 s warm
 def test_compile_trains_the_same_losses_and_keeps_the_state_dict_keys(cfg_factory, tmp_path):
     """``nn.Module.compile()`` compiles in place: no ``_orig_mod.`` keys, and the compiled D and G compute
     the uncompiled run's losses (same seed) up to float reassociation."""
@@ -113,7 +114,7 @@ def test_compile_trains_the_same_losses_and_keeps_the_state_dict_keys(cfg_factor
 
 
 @needs_compiler
-@pytest.mark.slow
+@pytest.mark.slow  # 35-50 s each, cold
 @pytest.mark.parametrize("overrides", [
     ["loss=wgan_gp", "trainer.precision=bf16-mixed"],
     ["loss.r1_gamma=10", "loss.r1_interval=1", "model.channels_last=true"],
