@@ -19,7 +19,8 @@ average), ``stat_batches`` batches of ``stat_batch_size`` latent codes through t
 train mode without gradients. The codes come from a generator seeded with ``seed`` (the same codes
 every time, identical on every rank, and the training RNG is not touched); the recompute runs only
 when the weights changed since the last one (:meth:`GeneratorEMA.refresh_statistics`).
-``stat_batches=0`` keeps G's copied statistics (stylegan2-ada's behaviour, for comparison).
+``stat_batches=0`` keeps G's copied statistics (stylegan2-ada's behaviour, for comparison; under DDP
+they are then each rank's own, as G's are between steps: ``GAN.sync_buffers``).
 Virtual BatchNorm (``trick=virtual_bn``) keeps no statistics: the averaged G normalises with its own
 reference batch, nothing to recompute.
 
