@@ -24,9 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import lightning as L
-import torch
-import torch.nn.functional as F
+#: the caller's inductor cache, read before importing gan-lab (an import sets the variable to the default)
+CALLER_INDUCTOR_CACHE = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+
+import lightning as L  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gan_lab.runner import build_run  # noqa: E402
@@ -122,7 +125,7 @@ def main() -> None:
                  "trainer.accelerator=cpu", f"model.compile={str(args.compile).lower()}",
                  f"model.channels_last={str(args.channels_last).lower()}"]
     cache = None
-    if args.compile and "TORCHINDUCTOR_CACHE_DIR" not in os.environ:  # round 1 compiles from scratch
+    if args.compile and CALLER_INDUCTOR_CACHE is None:  # round 1 compiles from scratch
         cache = tempfile.TemporaryDirectory(prefix="inductor_")
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache.name
     ours, plain = [], []

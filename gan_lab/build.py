@@ -178,7 +178,7 @@ def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Pat
         fixed_z_seed=cfg.seed,
         finite_check_every_n_steps=finite_check_interval(cfg),
         ema=instantiate(cfg.ema) if cfg.get("ema") else None,  # an average of G (conf/ema/*.yaml)
-        compile_nets=_switch(cfg.model, "compile"),  # speed options, applied by GAN.configure_model
+        compile_nets=_compile_switch(cfg.model, players.objective),  # speed options, applied by GAN.configure_model
         channels_last=_switch(cfg.model, "channels_last"),
         config=OmegaConf.to_container(cfg, resolve=True),
     )
@@ -189,6 +189,16 @@ def _switch(model: DictConfig, key: str) -> bool:
     value = model.get(key, False)
     if not isinstance(value, bool):
         raise ConfigError(f"model.{key}={value}: use true or false")
+    return value
+
+
+def _compile_switch(model: DictConfig, objective: Objective) -> bool:
+    """``model.compile``; a gradient penalty's D runs eagerly under it through ``torch.compiler.set_stance`` (torch >= 2.6)."""
+    value = _switch(model, "compile")
+    loss = objective.loss
+    if value and loss.per_example_penalty and not hasattr(torch.compiler, "set_stance"):
+        raise ConfigError(f"model.compile=true with {loss.penalty_name}: its D forward must run eagerly (no double backward "
+                          f"through compiled graphs) and torch {torch.__version__} cannot (torch >= 2.6 can); set model.compile=false")
     return value
 
 
