@@ -5,6 +5,7 @@ compute the same losses as a plain run and write checkpoints that plain nets loa
 R1 and WGAN-GP + DiffAugment under bf16 are in ``test_stabilisers_cli.py``; WGAN-GP here runs with
 trick=packing (the penalty per pack) instead of repeating them.
 """
+import json
 import logging
 import shutil
 
@@ -145,3 +146,19 @@ def test_compile_with_a_gradient_penalty_runs_the_penalty_eagerly(overrides, cfg
     backward"): the penalty's D forward runs under ``force_eager``, the rest stays compiled."""
     summary = run(cfg_factory("model.compile=true", *overrides, *TWO_STEPS))
     assert summary["steps"] == 2 and _finite(summary) and fresh_dynamo["stats"]["unique_graphs"] >= 3
+
+
+@needs_compiler
+@pytest.mark.ddp
+@pytest.mark.slow  # two processes compiling: ~40-60 s
+def test_compile_and_channels_last_under_per_player_ddp_keep_the_ranks_identical(cli, tmp_path):
+    """GANDDPStrategy wraps the compiled, NHWC nets (GAN.configure_model runs before the Trainer's DDP setup);
+    each rank draws its own z, so identical weights after 4 steps mean the gradients were all-reduced."""
+    result = cli("trainer=ddp_cpu", "model.compile=true", "model.channels_last=true", "trainer.max_steps=4",
+                 "trainer.log_every_n_steps=2", "samples.every_n_steps=0", "checkpoint.every_n_steps=4", "logger=csv",
+                 "trainer.enable_progress_bar=false", "metrics=none", "data.batch_size=8", *SMALL_DCGAN)
+    assert result.returncode == 0, result.stderr[-3000:]
+    consistency = json.loads((tmp_path / "run" / "rank_consistency.json").read_text())
+    assert consistency["world_size"] == 2 and consistency["identical"] and consistency["rng_distinct_per_rank"]
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["state_dict"]
+    assert not any("_orig_mod" in k or "module." in k for k in state)
