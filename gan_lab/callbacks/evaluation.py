@@ -78,6 +78,9 @@ class EvaluateDuringTraining(L.Callback):
         self._publish(trainer, module, values, step, in_loop)
         if trainer.is_global_zero:
             text = "  ".join(f"{k.removeprefix('metrics/')}={v:.4g}" for k, v in values.items())
+            floor = getattr(self.evaluator, "real_data_floor", None)
+            if floor:  # what real held-out data scores: no G can be expected below it
+                text += f"  (real-data floor: clf_fid {floor['clf_fid']:.4g} for the {floor['images']} held-out images)"
             log.info("step %d metrics (%.1f s): %s", step, time.perf_counter() - started, text)
 
     def _publish(self, trainer: L.Trainer, module, values: dict[str, float], step: int, in_loop: bool) -> None:

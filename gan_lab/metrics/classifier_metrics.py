@@ -74,6 +74,7 @@ class ClassifierEvaluator:
         self.real_mean, self.real_cov, features = self.real_statistics()
         self.real_features = prc.real_subset(features, self.num_samples)  # the k-NN metrics' real set
         n = int(self.real_features.shape[0])
+        self.real_data_floor = self.held_out_fid()
         self.protocol = {
             "extractor": f"digit classifier ({dim}-d penultimate features, {100 * info['val_accuracy']:.1f}% held-out accuracy)",
             "classifier_path": info["path"],
@@ -82,6 +83,24 @@ class ClassifierEvaluator:
             "prdc": prc.protocol(n, self.num_real, self.num_samples) if prc.enough(n, self.num_samples) else
             f"skipped: k-NN metrics need more than 5 real and 3 generated samples ({n} and {self.num_samples})",
         }
+        if self.real_data_floor is not None:
+            self.protocol["real_data_floor"] = self.real_data_floor
+
+    @torch.no_grad()
+    def held_out_fid(self) -> dict | None:
+        """The real-data floor: the same FID for the held-out real images (the validation split, never
+        trained on) against the real statistics. Held-out digits are what a perfect G would draw, so
+        no G can be expected below it; it is computed on the validation split's size (1,000 for
+        mnist5k), and FID's bias grows as the count falls, so it is an upper estimate of the floor at
+        ``num_samples``. None without a validation split or when scoring against it."""
+        val = self.data.val_x
+        if val is None or self.real_split != "train" or val.shape[0] <= self.classifier.feature_dim:
+            return None
+        device = next(self.classifier.parameters()).device
+        feats = torch.cat([self.classifier(chunk.to(device))[1] for chunk in val.split(self.batch_size)]).cpu()
+        mean, cov = mean_cov(feats)
+        return {"clf_fid": frechet_distance(mean, cov, self.real_mean, self.real_cov), "images": int(val.shape[0]),
+                "what": f"{self.dataset} validation split vs the {self.real_split} split"}
 
     @property
     def real_images(self) -> torch.Tensor:

@@ -113,6 +113,18 @@ def test_real_statistics_are_cached_and_real_digits_score_well(mnist5k):
     assert real["metrics/clf_classes_covered1k"] == 10
 
 
+def test_real_data_floor_is_the_fid_of_the_held_out_digits(mnist5k):
+    evaluator = ClassifierEvaluator("mnist5k", mnist5k, num_samples=1000)
+    with torch.no_grad():
+        feats = evaluator.classifier(mnist5k.val_x)[1]
+    mean, cov = feats.mean(0), torch.cov(feats.T.double()).float()  # the held-out split, by hand
+    floor = evaluator.real_data_floor
+    assert floor["images"] == 1000 and floor["clf_fid"] == pytest.approx(
+        frechet_distance(mean, cov, evaluator.real_mean, evaluator.real_cov), rel=1e-3)
+    assert 0 < floor["clf_fid"] < 2 and evaluator.protocol["real_data_floor"] == floor  # summary.json carries it
+    assert ClassifierEvaluator("mnist5k", mnist5k, num_samples=1000, real_split="val").real_data_floor is None
+
+
 def test_fid_refuses_fewer_samples_than_feature_dims(mnist5k):
     with pytest.raises(ConfigError, match="metrics.num_samples=1000"):
         ClassifierEvaluator("mnist5k", mnist5k, num_samples=10)
