@@ -49,15 +49,19 @@ def history(path: Path) -> list[dict]:
     return rows
 
 
-def config(path: Path) -> dict:
-    """The run's config as W&B holds it (the ``config`` records' updates, by top-level key)."""
+def _updates(path: Path, kind: str) -> dict:
+    """The ``config`` or ``summary`` records' updates, by key, the last update of a key winning."""
     values: dict = {}
     for record in records(path):
-        if record.WhichOneof("record_type") == "config":
-            for item in record.config.update:
-                key = "/".join(item.nested_key) or item.key
-                values[key] = json.loads(item.value_json)
+        if record.WhichOneof("record_type") == kind:
+            for item in getattr(record, kind).update:
+                values["/".join(item.nested_key) or item.key] = json.loads(item.value_json)
     return values
+
+
+def config(path: Path) -> dict:
+    """The run's config as W&B holds it (the ``config`` records' updates, by top-level key)."""
+    return _updates(path, "config")
 
 
 def run_record(path: Path):
@@ -77,9 +81,4 @@ def metric_goals(path: Path) -> dict[str, str]:
 
 def summary(path: Path) -> dict:
     """The run summary as the last ``summary`` records left it (by key)."""
-    values: dict = {}
-    for record in records(path):
-        if record.WhichOneof("record_type") == "summary":
-            for item in record.summary.update:
-                values["/".join(item.nested_key) or item.key] = json.loads(item.value_json)
-    return values
+    return _updates(path, "summary")
