@@ -27,7 +27,6 @@ from gan_lab.data.datasets import Prepared
 from gan_lab.data.spec import DataSpec
 from gan_lab.errors import ConfigError
 from gan_lab.instantiate import instantiate
-from gan_lab.losses import R1Regularised
 from gan_lab.module import GAN
 from gan_lab.nets.spectral_norm import spectral_normalise
 from gan_lab.objectives import Objective
@@ -59,13 +58,6 @@ def build_tricks(cfg: DictConfig, objective: Objective) -> list[Trick]:
             raise ConfigError(f"tricks.{name} is set but the trick is not selected: add it with 'trick=[...,{name}]'")
         tricks.append(instantiate(spec))
     objective.check_tricks(tricks)
-    loss = objective.loss
-    mixing = [t.name for t in tricks if t.mixes_examples_in_d]
-    if isinstance(loss, R1Regularised) and loss.per_example_penalty and mixing:
-        raise ConfigError(
-            f"trick={mixing[0]} makes D's output for one example depend on the rest of its batch, and {loss.penalty_name} "
-            "is per example (the reason BatchNorm is refused too): drop the trick, or set loss.r1_gamma=0"
-        )
     for trick in tricks:
         trick.check(objective)
     return tricks
@@ -102,15 +94,10 @@ def build_nets(cfg: DictConfig, objective: Objective, tricks: list[Trick]) -> tu
     if augment is not None:
         discriminator.set_augment(augment)
     loss = objective.loss
-    if loss.per_example_penalty and any(_mixes_examples(m) for m in discriminator.modules()):
-        if isinstance(loss, R1Regularised):
-            raise ConfigError(
-                f"{loss.penalty_name} with BatchNorm in D: the penalty is per example and BatchNorm mixes examples; "
-                "set model.discriminator.norm=layer (or none, or auto), or loss.r1_gamma=0"
-            )
+    if loss.per_example_penalty and any(_mixes_examples(m) for m in discriminator.modules()):  # WGAN-GP, R1
         raise ConfigError(
-            f"loss={loss.name} with BatchNorm in D: the gradient penalty is per example and BatchNorm mixes "
-            "examples (Gulrajani et al. 2017 §4); set model.discriminator.norm=layer (or none, or auto)"
+            f"{loss.penalty_name} with BatchNorm in D: the penalty is per example and BatchNorm mixes examples; "
+            f"set model.discriminator.norm=layer (or none, or auto), or {loss.penalty_off}"
         )
     return generator, discriminator
 

@@ -18,13 +18,19 @@ class GANLoss:
     """Base class. ``d_loss`` takes the real and fake logits of one batch each."""
 
     name = "base"
-    #: how messages name the penalty that makes ``per_example_penalty`` true
-    penalty_name = "the gradient penalty"
+    #: how messages name the penalty that makes ``per_example_penalty`` true, its source, and how to turn it off
+    penalty_subject = "the gradient penalty"
+    penalty_citation = "Gulrajani et al. 2017 §4"
+    penalty_off = "use loss=wasserstein / hinge / nonsaturating"
     #: the loss reads D's output as a probability (BCE family): label smoothing applies
     probabilistic = False
     #: D's loss has a per-example penalty on D's input gradient (WGAN-GP): D must not mix the
     #: examples of a batch (no BatchNorm, no minibatch features), Gulrajani et al. 2017 §4
     per_example_penalty = False
+
+    @property
+    def penalty_name(self) -> str:
+        return f"{self.penalty_subject} ({self.penalty_citation})"
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
         raise NotImplementedError
@@ -99,9 +105,12 @@ class R1Regularised(GANLoss):
     def per_example_penalty(self) -> bool:  # type: ignore[override]
         return self.r1_gamma > 0
 
+    penalty_citation = "Mescheder et al. 2018 Eq. 9"
+    penalty_off = "set loss.r1_gamma=0"
+
     @property
-    def penalty_name(self) -> str:
-        return f"loss.r1_gamma={self.r1_gamma:g}'s R1 penalty (Mescheder et al. 2018 Eq. 9)"
+    def penalty_subject(self) -> str:  # type: ignore[override]
+        return f"loss.r1_gamma={self.r1_gamma:g}'s R1 penalty"
 
     def d_penalty(self, discriminator, real, fake, *, iteration=1, realness=None):
         if self.r1_gamma == 0 or (iteration - 1) % self.r1_interval:
@@ -166,7 +175,7 @@ class WassersteinGP(Wasserstein):
 
     name = "wgan_gp"
     per_example_penalty = True
-    penalty_name = "loss=wgan_gp's gradient penalty (Gulrajani et al. 2017 §4)"
+    penalty_subject = "loss=wgan_gp's gradient penalty"
 
     def __init__(self, gp_weight: float = 10.0) -> None:
         super().__init__(clip=0.0)

@@ -50,11 +50,12 @@ class Trick:
                 f"trick={self.name} needs a loss that reads D(x) as a probability, and loss={objective.loss.name} "
                 "does not: use loss=nonsaturating or loss=minimax, or drop the trick"
             )
-        if self.mixes_examples_in_d and objective.loss.per_example_penalty:
+        loss = objective.loss
+        if self.mixes_examples_in_d and loss.per_example_penalty:  # WGAN-GP, R1
             raise ConfigError(
                 f"trick={self.name} makes D's output for one example depend on the rest of its batch, and "
-                f"loss={objective.loss.name}'s gradient penalty is per example (Gulrajani et al. 2017 §4, the reason "
-                "BatchNorm is refused too): drop the trick, or use loss=wasserstein / hinge / nonsaturating"
+                f"{loss.penalty_subject} is per example ({loss.penalty_citation}, the reason BatchNorm is refused "
+                f"too): drop the trick, or {loss.penalty_off}"
             )
 
     def transform_generator(self, generator: nn.Module) -> nn.Module:
