@@ -16,8 +16,8 @@ therefore shows
 Values are read from ``trainer.callback_metrics`` (``train/d_loss``, ``train/g_loss``,
 ``train/images_per_sec`` of ``TrainingProgress``, any ``metrics/*fid*``) only at the steps they are
 logged (``global_step % log_every_n_steps == 0``) and at the end: ``float()`` of a device tensor is
-a host sync, so none happens in between. The FID-like value also comes from the evaluation
-callback's last result (which covers an evaluation after the loop, outside ``callback_metrics``).
+a host sync, so none happens in between. The evaluation callback puts every evaluation there,
+the one after the loop of a run stopped early included.
 Place this callback after ``TrainingProgress`` and the evaluation callback so that the step's
 throughput and FID are already there. Only rank 0 shows anything (Lightning disables the bar on
 the other ranks). gan-lab has no validation loop: the sanity-check and validation bars are never
@@ -38,7 +38,6 @@ import lightning as L
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
-from gan_lab.callbacks.evaluation import EvaluateDuringTraining
 from gan_lab.errors import ConfigError
 
 log = logging.getLogger("gan_lab")
@@ -99,9 +98,6 @@ class GanProgressBar(TQDMProgressBar):
             if key in metrics:
                 self.values[key] = float(metrics[key])
         fids = {k: v for k, v in metrics.items() if k.startswith("metrics/") and "fid" in k}
-        for callback in trainer.callbacks:
-            if isinstance(callback, EvaluateDuringTraining):
-                fids.update({k: v for k, v in callback.last.items() if "fid" in k and isinstance(v, (int, float))})
         if fids:  # one FID-like value (the first name in order): clf_fid5k before fid
             key = min(fids)
             self.values = {k: v for k, v in self.values.items() if not k.startswith("metrics/")}
