@@ -18,6 +18,7 @@ from typing import Any
 import shutil
 
 import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -98,8 +99,6 @@ def hyperparameters(cfg: DictConfig, module: GAN) -> dict[str, Any]:
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
     callbacks: list[L.Callback] = [TrainingProgress(run_dir), PreemptionCheckpoint(run_dir / "checkpoints")]
     if expected_world_size(cfg) > 1:
         callbacks.append(RankConsistency(run_dir))
@@ -135,8 +134,6 @@ def best_checkpoint(cfg: DictConfig, run_dir: Path) -> L.Callback:
     evaluation (``checkpoint.mode``: min or max, by default the metric's own goal). Metrics are
     evaluated every ``metrics.every_n_steps`` iterations and at the last one, so the monitor looks
     only at those steps (their gcd with max_steps): no per-iteration check, no DDP collective."""
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
     every = int(cfg.metrics.get("every_n_steps") or 0)
     max_steps = int(cfg.trainer.max_steps)
     return ModelCheckpoint(
@@ -204,7 +201,7 @@ def build_run(cfg: DictConfig) -> Run:
         callbacks=callbacks,
         logger=loggers or False,
         default_root_dir=str(run_dir),
-        enable_checkpointing=bool(cfg.checkpoint.every_n_steps),  # 0: no periodic checkpoints
+        enable_checkpointing=any(isinstance(cb, ModelCheckpoint) for cb in callbacks),  # periodic and/or best.ckpt
         plugins=[AtomicCheckpointIO()],
     )
     return Run(cfg, run_dir, datamodule, module, callbacks, trainer, ckpt_path)

@@ -104,3 +104,10 @@ def test_optuna_search_preset_optimises_the_metric_the_runs_return(cli, tmp_path
     assert len(values) == 3 and found.best_value == max(values)
     assert set(found.best_params) == {"optim.g.lr", "optim.d.lr", "optim.d_steps_per_g_step"}
     assert (sweep / "sweep_summary.md").is_file()
+
+
+def test_best_checkpoint_alone_without_periodic_checkpoints(cfg_factory):
+    key = "metrics/high_quality_fraction200"
+    summary = run(cfg_factory(*RING, "trainer.max_steps=4", "metrics.every_n_steps=2", "checkpoint.every_n_steps=0",
+                              f"checkpoint.monitor={key}"))
+    assert summary["best_checkpoint"].endswith("checkpoints/best.ckpt") and not summary["last_checkpoint"]
