@@ -107,10 +107,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gan_lab.data.datasets import mixture_means  # noqa: E402
 from gan_lab.metrics.modes import mode_metrics  # noqa: E402
-from mode_collapse_nets import Ensemble, simultaneous_step  # noqa: E402
+from mode_collapse_nets import INIT_EXAMPLES, Ensemble, Tricks, fused_md_pair_sums, simultaneous_step  # noqa: E402
 
 STD = {"ring8": 0.01, "grid25": 0.05}
 EVAL_SAMPLES = 2500
+TRICK_CONF = Path(__file__).resolve().parent.parent / "conf" / "trick"
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,10 @@ class Protocol:
     lr_decay_start: float = 0.0
     quick_iterations: int = 0
     quick_seeds: int = 0
+    data_iterations: tuple[tuple[str, int], ...] = ()  # per-dataset lengths, where they differ from ``iterations``
+
+    def iterations_for(self, data: str) -> int:
+        return dict(self.data_iterations).get(data, self.iterations)
 
 
 PROTOCOLS = {
@@ -139,7 +144,8 @@ PROTOCOLS = {
                        lr=1e-4, beta1=0.8, iterations=400_000, seeds=10),
     "cpu": Protocol(g_hidden=128, g_depth=3, d_hidden=200, d_depth=2, pieces=2, z_dim=2, batch=100,
                     lr=1e-3, beta1=0.5, iterations=22_000, seeds=5, lr_decay="linear", lr_final_frac=0.01,
-                    lr_decay_start=0.4, quick_iterations=1_500, quick_seeds=2),
+                    lr_decay_start=0.4, quick_iterations=1_500, quick_seeds=2,
+                    data_iterations=(("ring8", 22_000), ("grid25", 44_000))),
 }
 
 
@@ -155,7 +161,7 @@ class Row:
 IMPROVED_GAN = ("feature_matching", "minibatch_discrimination", "historical_averaging", "label_smoothing", "virtual_bn")
 ROWS: dict[str, Row] = {
     "GAN": Row(note="plain GAN"),
-    # TODO(lead): Improved-GAN tricks (Salimans et al. 2016); implement in apply_tricks + the nets.
+    # Improved-GAN tricks (Salimans et al. 2016 §3), each with gan-lab's defaults (apply_tricks)
     "feature matching": Row(tricks=("feature_matching",)),
     "minibatch discrimination": Row(tricks=("minibatch_discrimination",)),
     "historical averaging": Row(tricks=("historical_averaging",)),
@@ -184,12 +190,36 @@ PUBLISHED = {
 }
 
 
-def apply_tricks(row: Row) -> None:
-    """TODO(lead): hook for the Improved-GAN tricks (feature matching, minibatch discrimination,
-    historical averaging, label smoothing, virtual BN). They need changes to ``gan_losses`` /
-    ``Ensemble`` in mode_collapse_nets.py (batched over the model axis)."""
-    if row.tricks:
-        raise NotImplementedError(f"tricks {row.tricks} are not implemented in the batched benchmark yet (TODO)")
+def trick_objects(names: tuple[str, ...], batch: int, seed: int = 0) -> dict:
+    """gan-lab's own trick objects, built from conf/trick/<name>.yaml as ``trick=<name>`` builds them
+    (``${data.batch_size}`` = the benchmark's batch, ``${seed}`` = ``seed``): their defaults are the row's."""
+    if not names:
+        return {}
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"data": {"batch_size": batch}, "seed": seed,
+                            "tricks": {name: OmegaConf.load(TRICK_CONF / f"{name}.yaml") for name in names}})
+    return {name: instantiate(cfg.tricks[name]) for name in names}
+
+
+def apply_tricks(row: Row, batch: int) -> Tricks:
+    """The row's Improved-GAN tricks for the batched nets (mode_collapse_nets.py), with the
+    hyper-parameters of gan-lab's trick objects built from conf/trick/*.yaml."""
+    objs = trick_objects(row.tricks, batch)
+    fm, md = objs.get("feature_matching"), objs.get("minibatch_discrimination")
+    ha, ls, vbn = objs.get("historical_averaging"), objs.get("label_smoothing"), objs.get("virtual_bn")
+    return Tricks(
+        real_target=ls.alpha if ls else 1.0,
+        feature_matching=fm is not None,
+        fm_weight=fm.weight if fm else 1.0,
+        fm_reduction=fm.reduction if fm else "sum",
+        fm_add_to_adversarial=fm.add_to_adversarial if fm else False,
+        historical_weight=ha.weight if ha else None,
+        md_kernels=md.num_kernels if md else 0,
+        md_kernel_dim=md.kernel_dim if md else 5,
+        vbn_reference_size=vbn.reference_size if vbn else 0,
+    )
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -224,13 +254,16 @@ class Batches:
 # ---- one row -------------------------------------------------------------------------------------
 def train_row(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, iterations: int,
               compile_step: bool = False, log_every: int = 0) -> tuple[list[dict], float]:
-    """Train every (dataset, seed) run of a row as one batched model; metrics per run, seconds."""
-    apply_tricks(row)
+    """Train every (dataset, seed) run of a row as one batched model; metrics per run, seconds.
+    (``main`` calls it once per dataset, since the datasets' lengths differ.)"""
+    tricks = apply_tricks(row, proto.batch)
     runs = [(d, s) for d in datasets for s in seeds]
     net = Ensemble([2 * s + (d == "grid25") for d, s in runs],  # init seed per run, independent of the others
                    z_dim=proto.z_dim, g_hidden=proto.g_hidden, g_depth=proto.g_depth, d_hidden=proto.d_hidden,
-                   d_depth=proto.d_depth, pieces=proto.pieces, pack=row.pack)
+                   d_depth=proto.d_depth, pieces=proto.pieces, pack=row.pack, tricks=tricks)
     sets = torch.stack([make_dataset(d, s, proto.num_data, row.pack) for d, s in runs])
+    net.init_from_data(sets[:, :INIT_EXAMPLES])  # minibatch discrimination's init (gan-lab: first_examples(500))
+    net.md_pair_sums = fused_md_pair_sums  # its o(x), compiled: same values as gan-lab's cdist, ~2x faster here
     # one RNG per run for batches and z: a run's numbers do not depend on which runs share its batch
     gens = [torch.Generator().manual_seed(12_345 + 2 * s + (d == "grid25") + 101 * row.pack) for d, s in runs]
     batches = Batches(sets, proto.batch, gens)
@@ -302,24 +335,36 @@ def markdown(table: dict, datasets: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _train_job(job: tuple) -> tuple[list[dict], float]:
+def train_datasets(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, iterations: dict[str, int],
+                   compile_step: bool = False, log_every: int = 0) -> tuple[list[dict], dict[str, float]]:
+    """Each dataset's runs as their own batched model (its own length and lr schedule), one after the
+    other; metrics per run, seconds per dataset."""
+    results, seconds = [], {}
+    for d in datasets:
+        res, seconds[d] = train_row(row, [d], seeds, proto, iterations[d], compile_step, log_every)
+        results += res
+    return results, seconds
+
+
+def _train_job(job: tuple) -> tuple[list[dict], dict[str, float]]:
     """One process of ``--jobs``: a row on a subset of the datasets, single-threaded by default."""
     threads, *rest = job
     torch.set_num_threads(threads)
-    return train_row(*rest)
+    return train_datasets(*rest)
 
 
-def run_row(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, iterations: int, args) -> tuple[list[dict], float]:
+def run_row(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, iterations: dict[str, int],
+            args) -> tuple[list[dict], dict[str, float]]:
     """The row's runs, in ``args.jobs`` processes (datasets split between them) or in this one."""
     if args.jobs <= 1 or len(datasets) == 1:
-        return train_row(row, datasets, seeds, proto, iterations, args.compile, args.log_every)
+        return train_datasets(row, datasets, seeds, proto, iterations, args.compile, args.log_every)
     import concurrent.futures
     import multiprocessing
     parts = [datasets[i::args.jobs] for i in range(min(args.jobs, len(datasets)))]
     jobs = [(args.threads, row, part, seeds, proto, iterations, args.compile, args.log_every) for part in parts]
     with concurrent.futures.ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
         outs = list(pool.map(_train_job, jobs))
-    return [r for res, _ in outs for r in res], max(sec for _, sec in outs)
+    return [r for res, _ in outs for r in res], {d: sec for _, secs in outs for d, sec in secs.items()}
 
 
 def main() -> None:
@@ -328,7 +373,7 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", default=["ring8", "grid25"], choices=list(STD))
     parser.add_argument("--rows", nargs="+", default=["GAN"], help=f"row names or 'all': {list(ROWS)}")
     parser.add_argument("--seeds", nargs="+", type=int, help="default: 0..protocol.seeds-1")
-    parser.add_argument("--iterations", type=int, help="override the protocol's iteration count")
+    parser.add_argument("--iterations", type=int, help="override the protocol's iteration counts (every dataset)")
     parser.add_argument("--quick", action="store_true", help="the protocol's short version (a smoke run, not the numbers)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1: shared machine)")
     parser.add_argument("--jobs", type=int, default=1, help="processes, datasets split between them (2 = one per core)")
@@ -340,31 +385,31 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     proto = PROTOCOLS[args.protocol]
     rows = list(ROWS) if args.rows == ["all"] else args.rows
+    unknown = [name for name in rows if name not in ROWS]
+    if unknown:
+        parser.error(f"unknown row(s) {unknown}: choose from {list(ROWS)} or 'all' (quote names with spaces)")
     n_seeds = proto.quick_seeds if args.quick and proto.quick_seeds else proto.seeds
     seeds = args.seeds if args.seeds is not None else list(range(n_seeds))
-    iterations = args.iterations or (proto.quick_iterations if args.quick and proto.quick_iterations else proto.iterations)
+    quick = proto.quick_iterations if args.quick and proto.quick_iterations else 0
+    iterations = {d: args.iterations or quick or proto.iterations_for(d) for d in args.data}
     command = "python " + " ".join(sys.argv)
+    per_data = ", ".join(f"{d} {n}" for d, n in iterations.items())
     print(f"# {command}\n# {datetime.datetime.now().isoformat(timespec='seconds')}  protocol {args.protocol}: {asdict(proto)}"
-          f"\n# {iterations} iterations, seeds {seeds}, {args.jobs} process(es) x {args.threads} thread(s), compile={args.compile}", flush=True)
+          f"\n# iterations: {per_data}; seeds {seeds}, {args.jobs} process(es) x {args.threads} thread(s), compile={args.compile}", flush=True)
 
     if args.time_only:
         for name in rows:
-            for ds in ([args.data[:1], seeds[:1]], [args.data, seeds]):
-                sec = time_per_iteration(ROWS[name], ds[0], ds[1], proto, 200, args.compile)
-                runs = len(ds[0]) * len(ds[1])
-                print(f"{name:10s} {runs:3d} run(s) batched: {1e3 * sec:8.2f} ms/iteration ({1e3 * sec / runs:.2f} ms per run-iteration); "
-                      f"{iterations} iterations -> {sec * iterations / 60:.1f} min", flush=True)
+            for d in args.data:
+                sec = time_per_iteration(ROWS[name], [d], seeds, proto, 200, args.compile)
+                print(f"{name:24s} {d:7s} {len(seeds):2d} run(s) batched: {1e3 * sec:7.2f} ms/iteration "
+                      f"({1e3 * sec / len(seeds):.2f} ms per run-iteration); {iterations[d]} iterations -> "
+                      f"{sec * iterations[d] / 60:.1f} min", flush=True)
         return
 
     started = time.perf_counter()
     table, raw = {}, {}
     for name in rows:
-        try:
-            results, seconds = run_row(ROWS[name], args.data, seeds, proto, iterations, args)
-        except NotImplementedError as err:  # TODO(lead): the Improved-GAN rows
-            print(f"{name:24s} skipped: {err}", flush=True)
-            table[name] = {}
-            continue
+        results, seconds = run_row(ROWS[name], args.data, seeds, proto, iterations, args)
         table[name] = {}
         for d in args.data:
             mine = [r for r in results if r["data"] == d]
@@ -372,12 +417,13 @@ def main() -> None:
             hq = mean_se([100 * r["high_quality_fraction"] for r in mine])
             table[name][d] = {"modes": modes, "hq": hq}
             print(f"{name:24s} {d:7s} modes {fmt(modes)}  HQ {fmt(hq)}%  per seed "
-                  f"{[(r['modes_covered'], round(100 * r['high_quality_fraction'], 1)) for r in mine]}  ({seconds / 60:.1f} min row)",
-                  flush=True)
-        raw[name] = {"results": results, "seconds": seconds, "row": asdict(ROWS[name])}
+                  f"{[(r['modes_covered'], round(100 * r['high_quality_fraction'], 1)) for r in mine]}  "
+                  f"({iterations[d]} iterations, {seconds[d] / 60:.1f} min)", flush=True)
+        raw[name] = {"results": results, "seconds": seconds, "row": asdict(ROWS[name]),
+                     "tricks": asdict(apply_tricks(ROWS[name], proto.batch))}
     wall = time.perf_counter() - started
-    print(f"\n{command}\n{datetime.date.today().isoformat()}, protocol {args.protocol}, {len(seeds)} seeds x {iterations} "
-          f"iterations, {EVAL_SAMPLES} samples, {args.threads} thread(s); wall time {wall / 60:.1f} min\n")
+    print(f"\n{command}\n{datetime.date.today().isoformat()}, protocol {args.protocol}, {len(seeds)} seeds; iterations: "
+          f"{per_data}; {EVAL_SAMPLES} samples, {args.threads} thread(s); wall time {wall / 60:.1f} min\n")
     print(markdown(table, args.data))
     if args.out:
         args.out.write_text(json.dumps({"command": command, "date": datetime.datetime.now().isoformat(timespec="seconds"),
