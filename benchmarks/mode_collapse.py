@@ -104,10 +104,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks.mode_collapse_nets import INIT_EXAMPLES, Ensemble, Tricks, fused_md_pair_sums, simultaneous_step  # noqa: E402
 from gan_lab.data.datasets import mixture_means  # noqa: E402
 from gan_lab.metrics.modes import mode_metrics  # noqa: E402
-from mode_collapse_nets import INIT_EXAMPLES, Ensemble, Tricks, fused_md_pair_sums, simultaneous_step  # noqa: E402
 
 STD = {"ring8": 0.01, "grid25": 0.05}
 EVAL_SAMPLES = 2500
