@@ -4,9 +4,10 @@ Metric (VEEGAN §5, PacGAN §5.1 / Table 1; ``gan_lab.metrics.modes.mode_metrics
 draw 2,500 samples; a sample is high quality within 3 std of its nearest mode; a mode is covered
 when it has at least one high-quality sample. Mean ± standard error over seeds.
 
-    python benchmarks/mode_collapse.py                                   # cpu protocol, GAN row, 5 seeds (~22 min on 1 core)
-    python benchmarks/mode_collapse.py --jobs 2 --out results.json       # the same, one process per dataset (~11 min on 2 cores)
-    python benchmarks/mode_collapse.py --rows all --jobs 2 --out results.json   # whole table (<= ~2 h on 2 cores)
+    python benchmarks/mode_collapse.py                                   # cpu protocol, GAN row, 5 seeds (~30-40 min on 1 core)
+    python benchmarks/mode_collapse.py --jobs 2 --out results.json       # the same, one process per dataset (~20-27 min on 2 cores)
+    python benchmarks/mode_collapse.py --rows all --jobs 2 --out results.json   # whole table (~7 h on 2 cores; see "Cost")
+    python benchmarks/mode_collapse.py --rows "label smoothing" "virtual BN" --jobs 2   # rows by name (quote the spaces)
     python benchmarks/mode_collapse.py --rows all --quick                # whole table, 2 seeds x 1,500 iterations (a smoke run, not numbers)
     python benchmarks/mode_collapse.py --protocol pacgan --rows GAN PacGAN2 PacGAN3 PacGAN4   # GPU
     python benchmarks/mode_collapse.py --protocol pacgan --time-only     # cost per iteration here
@@ -36,14 +37,19 @@ Deviations of protocol ``pacgan`` from PacGAN's code, with the reason:
   2. BN: population variance averaged (unbiased) where blocks averages a population *stdev*; eps
      1e-4 as blocks. Only the sampling-time normalisation can differ, by a negligible amount.
   3. Adam: torch's Adam; blocks' Adam decays beta1 by (1 - 1e-8)^t (at t = 400k beta1 is 0.797).
-  4. All runs of a row (seeds x datasets) are trained as one batched model (bmm over a model axis);
-     the arithmetic of each run is unchanged (Adam is element-wise), only the speed.
+  4. A dataset's runs (its seeds) are trained as one batched model (bmm over a model axis); the
+     arithmetic of each run is that of a run alone (Adam is element-wise), only the speed changes.
+     Rounding is not: bmm's blocking depends on the batch of models, so a run's bits depend on which
+     runs share its batch, and GAN training amplifies that (2026-11-27, grid25 seeds 0-1, 120
+     iterations: different samples with or without ring8's runs in the batch). The numbers measured
+     before 2026-11-27 (both datasets in one batch) are therefore not reproduced bit for bit.
   5. Metric: final G only (PacGAN logs the metric every epoch; Table 1 reports the end of training);
      Euclidean distance / std, which equals PacGAN's diagonal-Mahalanobis distance for isotropic modes.
 
 Protocol ``cpu`` (the default) keeps PacGAN's data, z (2-d), loss, init, G batch norm,
 simultaneous updates, batch 100, optimiser family (Adam) and metric; it changes what 2 shared CPU
-cores force (whole table: 2 datasets x ~10 rows x 5 seeds in <= 2 h, i.e. <= ~12 min a row):
+cores force (designed for a whole table of 2 datasets x ~10 rows x 5 seeds in <= 2 h; grid25's
+44k iterations and the minibatch-discrimination rows have since made it ~7 h, see "Cost"):
   6. Nets: G 2 -> 3 x [128, BN, ReLU] -> 2; D 2m -> 2 x [200 units, maxout 2 pieces] -> 1
      (PacGAN: G 4 x 400; D 3 x 200 maxout 5). Reason: cost; D dominates (it sees 2 x batch, and is
      differentiated twice). With 64 maxout units grid25 stayed at 11-12% high quality after 10-15k
@@ -52,7 +58,10 @@ cores force (whole table: 2 datasets x ~10 rows x 5 seeds in <= 2 h, i.e. <= ~12
      the first 40% of the run, then linear to 1% of it. Reason: 22,000 iterations instead of
      400,000. beta1 0.5 roughly doubled grid25 quality at 8k iterations (39% vs 21%); the annealing
      phase is where high quality appears (grid25 49% -> 79% over the last 4k of 20k iterations).
-  8. 22,000 iterations (PacGAN 400,000) and 5 seeds (PacGAN 10: standard errors ~1.4x wider).
+  8. 22,000 iterations for ring8 and 44,000 for grid25 (PacGAN 400,000 for both), each dataset
+     trained as its own batched model (the lr schedule is relative to each run's length; --jobs 2
+     runs the datasets in two processes; --iterations overrides both; --quick uses 1,500 for both);
+     5 seeds (PacGAN 10: standard errors ~1.4x wider).
 
 How the cpu protocol was chosen (1 thread of a 2-core machine shared with another engineer's tests,
 so timings are +-30%; "10 runs" = 5 seeds x 2 datasets trained as one batched model):
@@ -83,11 +92,48 @@ so timings are +-30%; "10 runs" = 5 seeds x 2 datasets trained as one batched mo
      target) within this budget: it was still rising (mean 64% at 16.5k, 76% at 22k iterations).
      Packing rows cost ~1.1-1.3x the GAN row (4 runs, 100 iterations: GAN 29, PacGAN2 34, PacGAN3 33,
      PacGAN4 38 ms per iteration).
+  -> grid25 at 44k iterations (2026-11-26, the lead's run, README): GAN 91.3 ± 1.0% high quality,
+     16.0 ± 1.9 modes over seeds 0-4; ring8 stays at 22k (93.4 ± 1.5%).
 
-Rows: a row is a name + a :class:`Row` (packing m, Improved-GAN tricks). PacGAN's rows (GAN,
-PacGAN2/3/4) are implemented. The Improved-GAN tricks (feature matching, minibatch discrimination,
-historical averaging, one-sided label smoothing, virtual BN, all five) are listed in ROWS but not yet
-implemented in the batched nets: TODO(lead) in ``apply_tricks`` / ``mode_collapse_nets``.
+Cost (2026-11-27, ``--time-only --seeds 0 1 2 3 4``: 200 iterations after 20 of warm-up, 1 thread,
+on a 2-core machine whose other core(s) ran another engineer's training, load 3-4, so +-30%); ms per
+iteration of a dataset's 5 runs batched, ring8 / grid25, and minutes for 22k / 44k iterations:
+    GAN 31-36 / 27-37 (12-13 / 20-27 min)      PacGAN2 36 / 37 (13 / 28)     PacGAN3 47 / 43 (17 / 32)
+    PacGAN4 44 / 47 (16 / 34)                  label smoothing 36 / 35 (13 / 26)
+    feature matching 39 / 33 (14 / 24)         historical averaging 35 / 34 (13 / 25)
+    virtual BN 33 / 34 (12 / 25)               minibatch discrimination 137 / 144 (50 / 105)
+    all five 138 / 131 (51 / 96)
+  A row with --jobs 2 takes its grid25 time; the whole table ~7 h (~420 min), 3.4 h of it the two rows
+  with minibatch discrimination: o(x) compares every pair of a batch in each of 100 kernels
+  (2 x 100 x 100 x 100 L1 distances per run and step), ~3x the rest of the step. Its o(x) runs as a
+  compiled fused kernel (mode_collapse_nets.FusedPairSums): with gan-lab's cdist the row cost ~400 ms.
+
+Rows: a row is a name + a :class:`Row` (packing m, Improved-GAN tricks): PacGAN's rows (GAN,
+PacGAN2/3/4) and the Improved-GAN rows (Salimans et al. 2016 §3.1-3.5: feature matching, minibatch
+discrimination, historical averaging, one-sided label smoothing, virtual BN, and all five together).
+Each trick is gan-lab's own (same formula, same place in the nets), computed per model k in the
+batched nets (mode_collapse_nets.py: formulas and the gan-lab file each mirrors), with the
+hyper-parameters of gan-lab's trick objects built from conf/trick/<name>.yaml (:func:`apply_tricks`):
+feature matching weight 1, sum reduction, replacing G's adversarial loss; minibatch discrimination
+100 kernels x 5 dims on D's last hidden layer (its 200 maxout units), the original's head
+(normalised theta, weight-normalised dense output, data-dependent init); historical averaging
+lambda 1 over all parameters of each player; real target 0.9; virtual BN with a reference batch of
+100 (``${data.batch_size}``) in every BN layer of G. The plain rows draw and compute exactly what
+they did before the tricks existed (the tricks' parameters are drawn after the plain nets').
+Deviations from gan-lab's tricks, with the reason:
+  9. Simultaneous updates (the protocol's, every row): G's and D's losses are taken at the same
+     parameters, so feature matching's real features come from D before its step (gan-lab: through
+     D after its step, in G's phase), and both historical-averaging penalties from the parameters
+     before the step (as gan-lab's, which also precede each player's own step).
+ 10. Minibatch discrimination: o(x) is computed within the real and within the fake batch (gan-lab
+     calls D on each; PacGAN's joint call is kept for D's hidden layers, which are per example);
+     the data-dependent init runs on each run's first 500 points (gan-lab's ``first_examples(500)``);
+     the plain D's output layer is still drawn (unused) so that D's other weights are those of the
+     plain row; o(x) is a compiled fused kernel with a hand-written backward, equal to gan-lab's
+     cdist up to rounding (tested), without double backward (no row needs it).
+ 11. Virtual BN: eps 1e-4, the eps of the BN it replaces (as gan-lab's transform takes the replaced
+     layer's); the reference z of run k is drawn from ``torch.Generator().manual_seed(init seed)``
+     (gan-lab: ``${seed}``); G has no running statistics then, and sampling uses the reference batch.
 """
 from __future__ import annotations
 

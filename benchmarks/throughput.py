@@ -70,13 +70,15 @@ def gan_lab_round(overrides: list[str], steps: int, warmup: int) -> tuple[float,
 
 
 def plain_round(overrides: list[str], steps: int, warmup: int) -> tuple[float, float]:
-    """The same iteration written by hand: D step on real + G(z).detach(), then G step. (images/s,
+    """The same iteration written by hand: D step on real + G(z).detach(), then G step, then the EMA of
+    G when the config has one (``ema=``: the same ``GeneratorEMA.update`` arithmetic). (images/s,
     seconds of the first iteration)."""
     with tempfile.TemporaryDirectory() as tmp:
         run = build_run(compose_cfg(overrides, run_dir=Path(tmp), fast=False))
     run.module.configure_model()  # model.channels_last / model.compile: the nets gan-lab's loop gets
     channels_last = run.module.channels_last
     G, D = run.module.generator, run.module.discriminator
+    ema, G_ema = run.module.ema, run.module.generator_ema
     g_opt = run.module.g_optimizer_factory(G.parameters())
     d_opt = run.module.d_optimizer_factory(D.parameters())
     data, batch = run.datamodule.prepare().train_x, run.datamodule.batch_size
@@ -106,6 +108,8 @@ def plain_round(overrides: list[str], steps: int, warmup: int) -> tuple[float, f
         g_opt.step()
         for p in D.parameters():
             p.requires_grad_(True)
+        if G_ema is not None:
+            ema.update(G_ema, G, cur_nimg=step * batch, images=batch)
     return steps * batch / (time.perf_counter() - start), first
 
 
@@ -119,11 +123,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--compile", action="store_true", help="model.compile=true (torch.compile of G and D) in both loops")
     parser.add_argument("--channels-last", action="store_true", help="model.channels_last=true in both loops")
+    parser.add_argument("overrides", nargs="*", help="more Hydra overrides for both loops, e.g. model.discriminator.spectral_norm=true")
     args = parser.parse_args()
     overrides = [f"model={args.model}", f"data={args.data}", f"data.batch_size={args.batch_size}", "logger=csv",
                  "trainer.enable_progress_bar=false", "samples.every_n_steps=0", "checkpoint.every_n_steps=0",
                  "trainer.accelerator=cpu", f"model.compile={str(args.compile).lower()}",
-                 f"model.channels_last={str(args.channels_last).lower()}"]
+                 f"model.channels_last={str(args.channels_last).lower()}", *args.overrides]
     cache = None
     if args.compile and CALLER_INDUCTOR_CACHE is None:  # round 1 compiles from scratch
         cache = tempfile.TemporaryDirectory(prefix="inductor_")

@@ -238,6 +238,7 @@ def summarize(cfg: DictConfig, module: GAN, trainer: L.Trainer, callbacks: list,
         "tricks": sorted((cfg.get("tricks") or {}).keys()),
         "seed": cfg.seed,
         "ema": module.ema.settings() if module.ema is not None else None,  # the averaged G's settings (ema=)
+        "augment": list(cfg.augment.policy) if (cfg.get("augment") or {}).get("policy") is not None else None,  # augment=
     }
     for callback in callbacks:  # callbacks may contribute (e.g. metrics with their protocol and sample count)
         if hasattr(callback, "summary"):

@@ -28,6 +28,10 @@ FAST = [
     "samples.every_n_steps=0",
     "checkpoint.every_n_steps=0",
     "metrics=none",  # metrics have their own tests; the rest need not pay for them
+    # every group's own default (model=dcgan, Adam 2e-4, no EMA), not the default run's recipe
+    # (conf/experiment/default.yaml, tested in tests/integration/test_default_run.py): a test of a part
+    # sees the part as its group defines it; a test's own experiment=... comes later and wins
+    "experiment=none",
 ]
 # small nets: append to the overrides of a test that picks the model
 SMALL_DCGAN = ["model.generator.width=8", "model.discriminator.width=8"]

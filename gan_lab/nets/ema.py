@@ -98,10 +98,15 @@ class GeneratorEMA:
     def update(self, generator_ema: nn.Module, generator: nn.Module, cur_nimg: int, images: int) -> float:
         """One EMA step after G's optimizer step; returns the beta used."""
         beta = self.beta(cur_nimg, images)
-        for p_ema, p in zip(generator_ema.parameters(), generator.parameters(), strict=True):
-            p_ema.copy_(p.detach().lerp(p_ema, beta))
-        for b_ema, b in zip(generator_ema.buffers(), generator.buffers(), strict=True):
-            b_ema.copy_(b)
+        averaged, current = list(generator_ema.parameters()), [p.detach() for p in generator.parameters()]
+        buffers_ema, buffers = list(generator_ema.buffers()), list(generator.buffers())
+        if len(averaged) != len(current) or len(buffers_ema) != len(buffers):
+            raise ValueError("the averaged G and G have different parameters or buffers")
+        # theta_ema + (1 - beta) * (theta - theta_ema), every tensor in one fused call (no per-tensor temporaries)
+        if averaged:
+            torch._foreach_lerp_(averaged, current, 1.0 - beta)
+        if buffers:
+            torch._foreach_copy_(buffers_ema, buffers)
         self.stale = True
         return beta
 

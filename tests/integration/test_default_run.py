@@ -1,0 +1,82 @@
+"""The default run's recipe (conf/experiment/default.yaml): what `python train.py` composes, what a
+choice on the command line replaces, and the real default through the CLI. The recipe's quality and
+time are measured in README "The default run" (they take minutes, not a test)."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from gan_lab.runner import build_run
+from tests.conftest import CONF, compose_cfg
+
+RECIPE_STEPS = 8000
+
+
+def _default(*overrides: str):
+    return compose_cfg(list(overrides), fast=False)  # no FAST: exactly what `python train.py ...` composes
+
+
+def test_python_train_py_composes_the_measured_recipe():
+    cfg = _default()
+    assert cfg.model.name == "dcgan_sn" and cfg.model.generator.width == cfg.model.discriminator.width == 32
+    assert cfg.model.discriminator.spectral_norm is True
+    assert cfg.loss._target_ == "gan_lab.losses.NonSaturating"  # probabilistic: trick=label_smoothing composes with it
+    assert cfg.optim.g.lr == cfg.optim.d.lr == 4e-4 and list(cfg.optim.d.betas) == [0.5, 0.999]
+    assert cfg.ema.half_life_kimg == 10 and cfg.trainer.max_steps == RECIPE_STEPS
+    assert cfg.tricks == {} and cfg.augment is None or "_target_" not in (cfg.augment or {})
+
+
+def test_a_trick_on_the_command_line_keeps_the_recipe():
+    """The CLI contract: trick= replaces the trick list, and the recipe is not in that list."""
+    cfg = _default("trick=label_smoothing")
+    assert list(cfg.tricks) == ["label_smoothing"]
+    assert cfg.model.name == "dcgan_sn" and cfg.ema.half_life_kimg == 10 and cfg.optim.g.lr == 4e-4
+
+
+def test_a_group_on_the_command_line_replaces_only_its_part():
+    paper_nets = _default("model=dcgan")
+    assert paper_nets.model.generator.width == 64 and paper_nets.model.discriminator.spectral_norm is False
+    assert paper_nets.optim.g.lr == 4e-4 and paper_nets.ema.half_life_kimg == 10  # the rest of the recipe stays
+    raw_g = _default("ema=none")
+    assert raw_g.ema.half_life_kimg == 0 and raw_g.model.name == "dcgan_sn"
+    mlp = _default("model=gan_mlp", "data=ring8")  # a model without widths: the recipe sets none of its keys
+    assert "width" not in mlp.model.generator and mlp.model.generator.hidden == [1200, 1200]
+
+
+def test_experiment_none_is_every_groups_own_default():
+    cfg = _default("experiment=none")
+    assert cfg.model.name == "dcgan" and cfg.model.generator.width == 64 and cfg.model.discriminator.spectral_norm is False
+    assert cfg.optim.g.lr == cfg.optim.d.lr == 2e-4 and cfg.ema.half_life_kimg == 0 and cfg.trainer.max_steps == 3000
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in Path(CONF, "experiment").glob("*.yaml")
+                                          if p.stem not in {"default", "none", "ssgan_mnist_common"}))
+def test_every_paper_preset_replaces_the_recipe(preset):
+    cfg = _default(f"experiment={preset}")
+    assert cfg.model.name != "dcgan_sn" and cfg.ema.half_life_kimg == 0, preset
+
+
+def test_the_recipe_builds_for_another_model_and_data(tmp_path):
+    cfg = _default("model=gan_mlp", "data=ring8", "logger=csv", "metrics=none", "model.generator.hidden=[16]",
+                   "model.discriminator.hidden=[8]")
+    cfg.run_dir = str(tmp_path)
+    run = build_run(cfg)
+    assert run.module.generator_ema is not None and run.trainer.max_steps == RECIPE_STEPS
+
+
+@pytest.mark.slow
+def test_the_real_default_trains_and_reports_its_recipe(cli, tmp_path):
+    quick = ["trainer.max_steps=4", "metrics=none", "logger=csv", "samples.every_n_steps=2",
+             "checkpoint.every_n_steps=4", "trainer.enable_progress_bar=false"]
+    shown = cli("--cfg=job", *quick)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "spectral_norm: true" in shown.stdout and "half_life_kimg: 10" in shown.stdout
+    result = cli(*quick)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["model"] == "dcgan_sn" and summary["steps"] == 4 and summary["tricks"] == []
+    assert summary["ema"]["half_life_kimg"] == 10 and summary["augment"] is None
+    weights = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    assert any(k.startswith("generator_ema.") for k in weights)  # the average is saved with the run
+    assert any("parametrizations.weight.original" in k for k in weights if k.startswith("discriminator."))  # SN
