@@ -141,6 +141,7 @@ import argparse
 import datetime
 import json
 import math
+import shlex
 import statistics
 import sys
 import time
@@ -437,7 +438,7 @@ def main() -> None:
     seeds = args.seeds if args.seeds is not None else list(range(n_seeds))
     quick = proto.quick_iterations if args.quick and proto.quick_iterations else 0
     iterations = {d: args.iterations or quick or proto.iterations_for(d) for d in args.data}
-    command = "python " + " ".join(sys.argv)
+    command = "python " + shlex.join(sys.argv)
     per_data = ", ".join(f"{d} {n}" for d, n in iterations.items())
     print(f"# {command}\n# {datetime.datetime.now().isoformat(timespec='seconds')}  protocol {args.protocol}: {asdict(proto)}"
           f"\n# iterations: {per_data}; seeds {seeds}, {args.jobs} process(es) x {args.threads} thread(s), compile={args.compile}", flush=True)

@@ -120,9 +120,9 @@ def _compiled(name: str, fn):
 class FusedPairSums(torch.autograd.Function):
     """:func:`md_pair_sums` with a hand-written backward, both compiled by ``torch.compile`` (Inductor
     fuses the differences, L1 sums, mask and exponentials into one loop over the pairs; E is kept for
-    the backward, [S, n, n]). Same values as gan-lab's cdist up to rounding (tested). One iteration
-    of 5 runs (1,000 sets of 100 points, 2 forwards and 3 backwards) costs ~70 ms of it on one core,
-    against ~400 ms with cdist (whose backward recomputes the distances)."""
+    the backward, [S, n, n]). Same values as gan-lab's cdist up to rounding (tested). In one iteration
+    of 5 runs (2 forwards of 500 sets of 100 points, 3 backwards) o(x) costs ~70 ms on one core of
+    the shared machine, against ~350 ms with cdist (whose backward recomputes the distances)."""
 
     @staticmethod
     def forward(ctx, sets: torch.Tensor) -> torch.Tensor:  # [S, n, C] -> [S, n]
