@@ -39,9 +39,9 @@ Deviations of protocol ``pacgan`` from PacGAN's code, with the reason:
   3. Adam: torch's Adam; blocks' Adam decays beta1 by (1 - 1e-8)^t (at t = 400k beta1 is 0.797).
   4. A dataset's runs (its seeds) are trained as one batched model (bmm over a model axis); the
      arithmetic of each run is that of a run alone (Adam is element-wise), only the speed changes.
-     Rounding is not: bmm's blocking depends on the batch of models, so a run's bits depend on which
-     runs share its batch, and GAN training amplifies that (2026-11-27, grid25 seeds 0-1, 120
-     iterations: different samples with or without ring8's runs in the batch). The numbers measured
+     Its rounding is not: a run's bits depend on which runs share its batch (observed 2026-11-27:
+     grid25 seeds 0-1 after 120 iterations give different samples with and without ring8's runs in
+     the batch; the cause was not traced), and GAN training amplifies that. The numbers measured
      before 2026-11-27 (both datasets in one batch) are therefore not reproduced bit for bit.
   5. Metric: final G only (PacGAN logs the metric every epoch; Table 1 reports the end of training);
      Euclidean distance / std, which equals PacGAN's diagonal-Mahalanobis distance for isotropic modes.
@@ -92,7 +92,7 @@ so timings are +-30%; "10 runs" = 5 seeds x 2 datasets trained as one batched mo
      target) within this budget: it was still rising (mean 64% at 16.5k, 76% at 22k iterations).
      Packing rows cost ~1.1-1.3x the GAN row (4 runs, 100 iterations: GAN 29, PacGAN2 34, PacGAN3 33,
      PacGAN4 38 ms per iteration).
-  -> grid25 at 44k iterations (2026-11-26, the lead's run, README): GAN 91.3 ± 1.0% high quality,
+  -> grid25 at 44k iterations (2026-11-26, README): GAN 91.3 ± 1.0% high quality,
      16.0 ± 1.9 modes over seeds 0-4; ring8 stays at 22k (93.4 ± 1.5%).
 
 Cost (2026-11-27, ``--time-only --seeds 0 1 2 3 4``: 200 iterations after 20 of warm-up, 1 thread,
@@ -309,7 +309,7 @@ def train_row(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, 
                    d_depth=proto.d_depth, pieces=proto.pieces, pack=row.pack, tricks=tricks)
     sets = torch.stack([make_dataset(d, s, proto.num_data, row.pack) for d, s in runs])
     net.init_from_data(sets[:, :INIT_EXAMPLES])  # minibatch discrimination's init (gan-lab: first_examples(500))
-    net.md_pair_sums = fused_md_pair_sums  # its o(x), compiled: same values as gan-lab's cdist, ~2x faster here
+    net.md_pair_sums = fused_md_pair_sums  # its o(x), compiled: gan-lab's cdist values, the row ~3x faster here
     # one RNG per run for batches and z: a run's numbers do not depend on which runs share its batch
     gens = [torch.Generator().manual_seed(12_345 + 2 * s + (d == "grid25") + 101 * row.pack) for d, s in runs]
     batches = Batches(sets, proto.batch, gens)
