@@ -10,7 +10,7 @@ import torch
 from gan_lab.runner import build_run
 from tests.conftest import CONF, compose_cfg
 
-RECIPE_STEPS = 8000
+RECIPE_STEPS, RECIPE_LR, RECIPE_BATCH = 14000, 6e-4, 32
 
 
 def _default(*overrides: str):
@@ -22,7 +22,8 @@ def test_python_train_py_composes_the_measured_recipe():
     assert cfg.model.name == "dcgan_sn" and cfg.model.generator.width == cfg.model.discriminator.width == 32
     assert cfg.model.discriminator.spectral_norm is True
     assert cfg.loss._target_ == "gan_lab.losses.NonSaturating"  # probabilistic: trick=label_smoothing composes with it
-    assert cfg.optim.g.lr == cfg.optim.d.lr == 4e-4 and list(cfg.optim.d.betas) == [0.5, 0.999]
+    assert cfg.optim.g.lr == cfg.optim.d.lr == RECIPE_LR and list(cfg.optim.d.betas) == [0.5, 0.999]
+    assert cfg.data.batch_size == RECIPE_BATCH
     assert cfg.ema.half_life_kimg == 10 and cfg.trainer.max_steps == RECIPE_STEPS
     assert cfg.tricks == {} and cfg.augment is None or "_target_" not in (cfg.augment or {})
 
@@ -31,13 +32,13 @@ def test_a_trick_on_the_command_line_keeps_the_recipe():
     """The CLI contract: trick= replaces the trick list, and the recipe is not in that list."""
     cfg = _default("trick=label_smoothing")
     assert list(cfg.tricks) == ["label_smoothing"]
-    assert cfg.model.name == "dcgan_sn" and cfg.ema.half_life_kimg == 10 and cfg.optim.g.lr == 4e-4
+    assert cfg.model.name == "dcgan_sn" and cfg.ema.half_life_kimg == 10 and cfg.optim.g.lr == RECIPE_LR
 
 
 def test_a_group_on_the_command_line_replaces_only_its_part():
     paper_nets = _default("model=dcgan")
     assert paper_nets.model.generator.width == 64 and paper_nets.model.discriminator.spectral_norm is False
-    assert paper_nets.optim.g.lr == 4e-4 and paper_nets.ema.half_life_kimg == 10  # the rest of the recipe stays
+    assert paper_nets.optim.g.lr == RECIPE_LR and paper_nets.ema.half_life_kimg == 10  # the rest of the recipe stays
     raw_g = _default("ema=none")
     assert raw_g.ema.half_life_kimg == 0 and raw_g.model.name == "dcgan_sn"
     mlp = _default("model=gan_mlp", "data=ring8")  # a model without widths: the recipe sets none of its keys
@@ -48,6 +49,7 @@ def test_experiment_none_is_every_groups_own_default():
     cfg = _default("experiment=none")
     assert cfg.model.name == "dcgan" and cfg.model.generator.width == 64 and cfg.model.discriminator.spectral_norm is False
     assert cfg.optim.g.lr == cfg.optim.d.lr == 2e-4 and cfg.ema.half_life_kimg == 0 and cfg.trainer.max_steps == 3000
+    assert cfg.data.batch_size == 64
 
 
 @pytest.mark.parametrize("preset", sorted(p.stem for p in Path(CONF, "experiment").glob("*.yaml")
