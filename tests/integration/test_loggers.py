@@ -55,9 +55,10 @@ def test_wandb_runs_carry_the_config_are_named_after_their_overrides_and_grouped
         path = next(job.glob("wandb/offline-run-*/run-*.wandb"))
         record, values = run_record(path), config(path)
         groups.setdefault(record.run_group, []).append(record.display_name)
-        assert values["run"]["model"] == "dcgan" and values["run"]["loss"] == "nonsaturating" and values["run"]["task"] == "unconditional"
+        # the default run's recipe (experiment=default) under the CLI's trick list
+        assert values["run"]["model"] == "dcgan_sn" and values["run"]["loss"] == "nonsaturating" and values["run"]["task"] == "unconditional"
         assert values["run"]["tricks"] in record.display_name and f"seed={values['run']['seed']}" in record.display_name
-        assert values["optim"]["g"]["lr"] == 2e-4 and values["model"]["generator"]["width"] == 8  # the whole config too
+        assert values["optim"]["g"]["lr"] == 6e-4 and values["model"]["generator"]["width"] == 8  # the whole config too
         assert (job / "csv" / "hparams.yaml").is_file()  # both loggers of logger=[wandb,csv]
     assert sorted(groups) == ["trick=feature_matching", "trick=label_smoothing"]  # the seeds of a setting: one group
     assert sorted(groups["trick=label_smoothing"]) == ["seed=1 trick=label_smoothing", "seed=2 trick=label_smoothing"]

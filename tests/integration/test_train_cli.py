@@ -77,7 +77,7 @@ def test_default_run_writes_the_outputs_contract_and_a_readable_wandb_offline_ru
         assert (offline[0] / "files" / r["samples/filenames"][0]).is_file()
     # the checkpoint loads safely and holds the config needed to rebuild G
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ckpt["global_step"] == 30 and ckpt["gan_lab"]["config"]["model"]["name"] == "dcgan"
+    assert ckpt["global_step"] == 30 and ckpt["gan_lab"]["config"]["model"]["name"] == "dcgan_sn"  # the default run's
 
 
 def test_sample_cli_writes_a_grid_from_a_checkpoint(tmp_path, cfg_factory):
