@@ -222,6 +222,7 @@ def summarize(cfg: DictConfig, module: GAN, trainer: L.Trainer, callbacks: list,
     progress = next(cb for cb in callbacks if isinstance(cb, TrainingProgress))
     final = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     ckpt = trainer.checkpoint_callback
+    augment = getattr(module.discriminator, "augment", None)  # what the run applied, as ema below (not the config re-read)
     summary = {
         "steps": trainer.global_step,
         "images_per_sec": progress.images_per_sec,
@@ -238,7 +239,7 @@ def summarize(cfg: DictConfig, module: GAN, trainer: L.Trainer, callbacks: list,
         "tricks": sorted((cfg.get("tricks") or {}).keys()),
         "seed": cfg.seed,
         "ema": module.ema.settings() if module.ema is not None else None,  # the averaged G's settings (ema=)
-        "augment": list(cfg.augment.policy) if (cfg.get("augment") or {}).get("policy") is not None else None,  # augment=
+        "augment": augment.policy if augment is not None else None,  # the DiffAugment policy D's inputs got (augment=)
     }
     for callback in callbacks:  # callbacks may contribute (e.g. metrics with their protocol and sample count)
         if hasattr(callback, "summary"):

@@ -25,7 +25,7 @@ def test_python_train_py_composes_the_measured_recipe():
     assert cfg.optim.g.lr == cfg.optim.d.lr == RECIPE_LR and list(cfg.optim.d.betas) == [0.5, 0.999]
     assert cfg.data.batch_size == RECIPE_BATCH
     assert cfg.ema.half_life_kimg == 10 and cfg.trainer.max_steps == RECIPE_STEPS
-    assert cfg.tricks == {} and cfg.augment is None or "_target_" not in (cfg.augment or {})
+    assert cfg.tricks == {} and "_target_" not in (cfg.augment or {})  # neither tricks nor augmentation
 
 
 def test_a_trick_on_the_command_line_keeps_the_recipe():

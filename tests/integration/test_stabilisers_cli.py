@@ -51,6 +51,7 @@ def test_all_stabilisers_compose_with_label_smoothing_and_feature_matching_throu
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["steps"] == 4 and summary["tricks"] == ["feature_matching", "label_smoothing"]
+    assert summary["augment"] == ["color", "translation", "cutout"]  # the policy D's inputs got
     config = load_checkpoint(summary["last_checkpoint"])["gan_lab"]["config"]
     assert config["augment"]["policy"] == ["color", "translation", "cutout"] and config["loss"]["r1_gamma"] == 10
     assert config["model"]["discriminator"]["spectral_norm"] and config["optim"]["d"]["lr"] == 3e-4
