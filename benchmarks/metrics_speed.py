@@ -4,6 +4,7 @@ classifier also the classifier trained) vs warm cache (loaded). Goal with the cl
 
     python benchmarks/metrics_speed.py [--n 10000]
     python benchmarks/metrics_speed.py --extractor inception --n 200 [--weights FILE]
+    python benchmarks/metrics_speed.py --extractor inception --n 10000 --device cuda   # a GPU
 
 With ``--extractor inception`` and no ``--weights``, a randomly initialised file in
 torch-fidelity's layout is built (``tests/inception_weights.py``): same network, same cost,
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=None, help="samples (default 10,000 classifier, 200 inception)")
     parser.add_argument("--extractor", choices=["classifier", "inception"], default="classifier")
     parser.add_argument("--weights", default=None, help="torch-fidelity InceptionV3 weights (inception)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (inception: the extractor, G and the metrics there)")
     args = parser.parse_args()
     n = args.n or (10_000 if args.extractor == "classifier" else 200)
     os.environ["GAN_LAB_CACHE"] = tempfile.mkdtemp(prefix="gan_lab_cache_")  # cold on purpose
@@ -36,7 +38,7 @@ def main() -> None:
 
     data = load_mnist5k(28)
     torch.manual_seed(0)
-    generator = DCGANGenerator(image_size=28, channels=1).eval()  # default-size DCGAN G (untrained)
+    generator = DCGANGenerator(image_size=28, channels=1).eval().to(args.device)  # default-size DCGAN G (untrained)
     if args.extractor == "classifier":
         from gan_lab.metrics.classifier_metrics import ClassifierEvaluator
 
@@ -51,7 +53,7 @@ def main() -> None:
 
             weights = str(build_random_inception_weights(Path(os.environ["GAN_LAB_CACHE"]) / "random_inception.pth"))
             print(f"random InceptionV3 weights (timing only): {weights}")
-        extractor = load_extractor(Path(weights))
+        extractor = load_extractor(Path(weights)).to(args.device)
 
         def build():
             return InceptionEvaluator("mnist5k", data, num_samples=n, num_real=n, kid_subset_size=min(1000, n),
@@ -62,7 +64,9 @@ def main() -> None:
         setup = time.perf_counter() - started
         gen = torch.Generator().manual_seed(0)
         with torch.no_grad():
-            values = evaluator.evaluate(lambda k: generator(generator.sample_z(k, generator=gen)))
+            values = evaluator.evaluate(lambda k: generator(generator.sample_z(k, generator=gen).to(args.device)))
+        if args.device != "cpu":
+            torch.cuda.synchronize()
         total = time.perf_counter() - started
         rate = f", {(2 * n if label == 'cold' and args.extractor == 'inception' else n) / total:.1f} img/s" if args.extractor == "inception" else ""
         print(f"{label}: setup {setup:.1f} s, total {total:.1f} s for {n} samples{rate} "

@@ -11,6 +11,7 @@ when it has at least one high-quality sample. Mean ± standard error over seeds.
     python benchmarks/mode_collapse.py --rows all --quick                # whole table, 2 seeds x 1,500 iterations (a smoke run, not numbers)
     python benchmarks/mode_collapse.py --protocol pacgan --rows GAN PacGAN2 PacGAN3 PacGAN4   # GPU
     python benchmarks/mode_collapse.py --protocol pacgan --time-only     # cost per iteration here
+    python benchmarks/mode_collapse.py --protocol pacgan --time-only --device cuda   # ... on a GPU
 
 Protocol ``pacgan`` is PacGAN's own (github.com/fjxmlzn/PacGAN, synthetic_data_experiments/
 2D{Ring,Grid}_GAN&PacGAN/{config,pacgan_task}.py, pacgan/{bricks,datasets,distributions}.py and
@@ -299,7 +300,7 @@ class Batches:
 
 # ---- one row -------------------------------------------------------------------------------------
 def train_row(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, iterations: int,
-              compile_step: bool = False, log_every: int = 0) -> tuple[list[dict], float]:
+              compile_step: bool = False, log_every: int = 0, device: str = "cpu") -> tuple[list[dict], float]:
     """Train every (dataset, seed) run of a row as one batched model; metrics per run, seconds.
     (``main`` calls it once per dataset, since the datasets' lengths differ.)"""
     tricks = apply_tricks(row, proto.batch)
@@ -310,6 +311,7 @@ def train_row(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, 
     sets = torch.stack([make_dataset(d, s, proto.num_data, row.pack) for d, s in runs])
     net.init_from_data(sets[:, :INIT_EXAMPLES])  # minibatch discrimination's init (gan-lab: first_examples(500))
     net.md_pair_sums = fused_md_pair_sums  # its o(x), compiled: gan-lab's cdist values, the row ~3x faster here
+    net.to(device)  # --device: the nets there; data and z are drawn on the CPU (the same numbers) and copied
     # one RNG per run for batches and z: a run's numbers do not depend on which runs share its batch
     gens = [torch.Generator().manual_seed(12_345 + 2 * s + (d == "grid25") + 101 * row.pack) for d, s in runs]
     batches = Batches(sets, proto.batch, gens)
@@ -326,12 +328,14 @@ def train_row(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, 
             for opt in (opt_d, opt_g):
                 opt.param_groups[0]["lr"] = lr
         z = torch.stack([torch.randn(m, B, proto.z_dim, generator=gk) for gk in gens])
-        step(net, opt_d, opt_g, batches.next(), z)
+        step(net, opt_d, opt_g, batches.next().to(device, non_blocking=True), z.to(device, non_blocking=True))
         if log_every and (it + 1) % log_every == 0:
             res = evaluate(net, runs, proto)
             print(f"    it {it + 1:6d}  " + "  ".join(
                 f"{d[:4]}/{s}:{r['modes_covered']}/{100 * r['high_quality_fraction']:.0f}%" for (d, s), r in zip(runs, res)),
                 flush=True)
+    if device != "cpu":
+        torch.cuda.synchronize()  # the queued steps count
     seconds = time.perf_counter() - started
     return evaluate(net, runs, proto), seconds
 
@@ -339,15 +343,15 @@ def train_row(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, 
 @torch.no_grad()
 def evaluate(net: Ensemble, runs: list[tuple[str, int]], proto: Protocol) -> list[dict]:
     z = torch.randn(net.K, 1, EVAL_SAMPLES, proto.z_dim, generator=torch.Generator().manual_seed(2333))
-    x = net.generate(z, train=False)[:, 0]
+    x = net.generate(z.to(net.g_out_b.device), train=False)[:, 0].cpu()
     return [{"data": d, "seed": s, **mode_metrics(x[k], mixture_means(d), STD[d])} for k, (d, s) in enumerate(runs)]
 
 
 def time_per_iteration(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, iterations: int,
-                       compile_step: bool = False) -> float:
+                       compile_step: bool = False, device: str = "cpu") -> float:
     """Seconds per iteration of the batched row (all runs together), after 20 warm-up iterations."""
-    train_row(row, datasets, seeds, proto, 20, compile_step)
-    return train_row(row, datasets, seeds, proto, iterations, compile_step)[1] / iterations
+    train_row(row, datasets, seeds, proto, 20, compile_step, device=device)
+    return train_row(row, datasets, seeds, proto, iterations, compile_step, device=device)[1] / iterations
 
 
 # ---- report --------------------------------------------------------------------------------------
@@ -382,12 +386,12 @@ def markdown(table: dict, datasets: list[str]) -> str:
 
 
 def train_datasets(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, iterations: dict[str, int],
-                   compile_step: bool = False, log_every: int = 0) -> tuple[list[dict], dict[str, float]]:
+                   compile_step: bool = False, log_every: int = 0, device: str = "cpu") -> tuple[list[dict], dict[str, float]]:
     """Each dataset's runs as their own batched model (its own length and lr schedule), one after the
     other; metrics per run, seconds per dataset."""
     results, seconds = [], {}
     for d in datasets:
-        res, seconds[d] = train_row(row, [d], seeds, proto, iterations[d], compile_step, log_every)
+        res, seconds[d] = train_row(row, [d], seeds, proto, iterations[d], compile_step, log_every, device)
         results += res
     return results, seconds
 
@@ -403,11 +407,11 @@ def run_row(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, it
             args) -> tuple[list[dict], dict[str, float]]:
     """The row's runs, in ``args.jobs`` processes (datasets split between them) or in this one."""
     if args.jobs <= 1 or len(datasets) == 1:
-        return train_datasets(row, datasets, seeds, proto, iterations, args.compile, args.log_every)
+        return train_datasets(row, datasets, seeds, proto, iterations, args.compile, args.log_every, args.device)
     import concurrent.futures
     import multiprocessing
     parts = [datasets[i::args.jobs] for i in range(min(args.jobs, len(datasets)))]
-    jobs = [(args.threads, row, part, seeds, proto, iterations, args.compile, args.log_every) for part in parts]
+    jobs = [(args.threads, row, part, seeds, proto, iterations, args.compile, args.log_every, args.device) for part in parts]
     with concurrent.futures.ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
         outs = list(pool.map(_train_job, jobs))
     return [r for res, _ in outs for r in res], {d: sec for _, secs in outs for d, sec in secs.items()}
@@ -425,6 +429,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="processes, datasets split between them (2 = one per core)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the training step")
     parser.add_argument("--time-only", action="store_true", help="only measure the cost per iteration (200 iterations)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (the nets and steps there; --jobs 1)")
     parser.add_argument("--log-every", type=int, default=0, help="print every run's metrics every N iterations")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -441,12 +446,12 @@ def main() -> None:
     command = "python " + shlex.join(sys.argv)
     per_data = ", ".join(f"{d} {n}" for d, n in iterations.items())
     print(f"# {command}\n# {datetime.datetime.now().isoformat(timespec='seconds')}  protocol {args.protocol}: {asdict(proto)}"
-          f"\n# iterations: {per_data}; seeds {seeds}, {args.jobs} process(es) x {args.threads} thread(s), compile={args.compile}", flush=True)
+          f"\n# iterations: {per_data}; seeds {seeds}, {args.jobs} process(es) x {args.threads} thread(s), compile={args.compile}, device={args.device}", flush=True)
 
     if args.time_only:
         for name in rows:
             for d in args.data:
-                sec = time_per_iteration(ROWS[name], [d], seeds, proto, 200, args.compile)
+                sec = time_per_iteration(ROWS[name], [d], seeds, proto, 200, args.compile, args.device)
                 print(f"{name:24s} {d:7s} {len(seeds):2d} run(s) batched: {1e3 * sec:7.2f} ms/iteration "
                       f"({1e3 * sec / len(seeds):.2f} ms per run-iteration); {iterations[d]} iterations -> "
                       f"{sec * iterations[d] / 60:.1f} min", flush=True)

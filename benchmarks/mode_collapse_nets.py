@@ -184,6 +184,19 @@ class Ensemble:
             p.requires_grad_(True)
         self.history = HistoricalAverages(tricks.historical_weight) if tricks.historical_weight is not None else None
 
+    def to(self, device: torch.device | str) -> "Ensemble":
+        """Every tensor of the nets on ``device`` (``--device``); call it before the optimisers are built.
+        Leaves stay leaves with their ``requires_grad``."""
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return t.detach().to(device).requires_grad_(t.requires_grad)
+
+        for name, value in list(vars(self).items()):
+            if isinstance(value, torch.Tensor):
+                setattr(self, name, move(value))
+            elif isinstance(value, list) and value and all(isinstance(v, torch.Tensor) for v in value):
+                setattr(self, name, [move(v) for v in value])
+        return self
+
     def g_params(self) -> list[torch.Tensor]:
         if self.vbn_size:
             return [*self.g_w, *self.g_log_gamma, *self.g_beta, self.g_out_w, self.g_out_b]

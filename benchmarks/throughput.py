@@ -9,11 +9,15 @@ gan-lab runs the real Trainer + GAN module with its default callbacks and a CSV 
     python benchmarks/throughput.py --model gan_mlp --steps 300 --rounds 3
     python benchmarks/throughput.py --compile          # model.compile=true in both loops
     python benchmarks/throughput.py --channels-last    # model.channels_last=true in both loops
+    python benchmarks/throughput.py --device cuda --precision bf16-mixed [--compile]   # a GPU
 
 ``--compile`` / ``--channels-last`` set ``model.compile`` / ``model.channels_last`` for gan-lab, and the
 plain loop gets the same nets through the same code (``GAN.configure_model``) with NHWC batches. Each
 round prints the seconds of its first iteration (with ``--compile``: compiling G and D; the first
 round compiles from scratch into a fresh inductor cache, later rounds re-trace and hit that cache).
+``--device cuda`` runs gan-lab with ``trainer.accelerator=gpu`` and the plain loop with its nets, data
+and z on the GPU; ``--precision`` is ``trainer.precision`` there and ``torch.autocast`` (bf16 / fp16)
+around the plain loop's forward passes. The clocks are read after a device synchronisation.
 """
 from __future__ import annotations
 
@@ -47,15 +51,22 @@ class Stopwatch(L.Callback):
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx):
         if trainer.global_step == 0:
-            self.first_start = time.perf_counter()
+            self.first_start = _clock()
         if trainer.global_step == self.warmup:
-            self.start = time.perf_counter()
+            self.start = _clock()
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         if trainer.global_step == 1:
-            self.first = time.perf_counter() - self.first_start
+            self.first = _clock() - self.first_start
         if trainer.global_step == self.last:
-            self.end = time.perf_counter()
+            self.end = _clock()
+
+
+def _clock() -> float:
+    """perf_counter after the GPU's queued work (if any) has run."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    return time.perf_counter()
 
 
 def gan_lab_round(overrides: list[str], steps: int, warmup: int) -> tuple[float, float]:
@@ -70,7 +81,8 @@ def gan_lab_round(overrides: list[str], steps: int, warmup: int) -> tuple[float,
         return steps * run.datamodule.batch_size / (watch.end - watch.start), watch.first
 
 
-def plain_round(overrides: list[str], steps: int, warmup: int) -> tuple[float, float]:
+def plain_round(overrides: list[str], steps: int, warmup: int, device: str = "cpu",
+                precision: str = "32-true") -> tuple[float, float]:
     """The same iteration written by hand: D step on real + G(z).detach(), then G step, then the EMA of
     G when the config has one (``ema=``: the same ``GeneratorEMA.update`` arithmetic). (images/s,
     seconds of the first iteration)."""
@@ -78,32 +90,38 @@ def plain_round(overrides: list[str], steps: int, warmup: int) -> tuple[float, f
         run = build_run(compose_cfg(overrides, run_dir=Path(tmp), fast=False))
     run.module.configure_model()  # model.channels_last / model.compile: the nets gan-lab's loop gets
     channels_last = run.module.channels_last
+    run.module.to(device)
     G, D = run.module.generator, run.module.discriminator
     ema, G_ema = run.module.ema, run.module.generator_ema
+    if precision not in ("32-true", "32", "bf16-mixed"):
+        raise SystemExit(f"the plain loop runs --precision 32-true or bf16-mixed, not {precision}")
+    autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16-mixed")
     g_opt = run.module.g_optimizer_factory(G.parameters())
     d_opt = run.module.d_optimizer_factory(D.parameters())
-    data, batch = run.datamodule.prepare().train_x, run.datamodule.batch_size
-    generator = torch.Generator().manual_seed(0)
+    data, batch = run.datamodule.prepare().train_x.to(device), run.datamodule.batch_size
+    generator = torch.Generator(device).manual_seed(0)
     start, first = None, None
-    first_start = time.perf_counter()
+    first_start = _clock()
     for step in range(steps + warmup):
         if step == 1:
-            first = time.perf_counter() - first_start
+            first = _clock() - first_start
         if step == warmup:
-            start = time.perf_counter()
-        real = data.index_select(0, torch.randint(len(data), (batch,), generator=generator))
+            start = _clock()
+        real = data.index_select(0, torch.randint(len(data), (batch,), generator=generator, device=device))
         if channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
-        fake = G(torch.randn(batch, G.z_dim))
-        real_logits, _ = D(real)
-        fake_logits, _ = D(fake.detach())
-        d_loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+        with autocast:
+            fake = G(torch.randn(batch, G.z_dim, device=device))
+            real_logits, _ = D(real)
+            fake_logits, _ = D(fake.detach())
+            d_loss = F.softplus(-real_logits.float()).mean() + F.softplus(fake_logits.float()).mean()
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         d_opt.step()
         for p in D.parameters():
             p.requires_grad_(False)
-        g_loss = F.softplus(-D(fake)[0]).mean()
+        with autocast:
+            g_loss = F.softplus(-D(fake)[0].float()).mean()
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         g_opt.step()
@@ -111,7 +129,7 @@ def plain_round(overrides: list[str], steps: int, warmup: int) -> tuple[float, f
             p.requires_grad_(True)
         if G_ema is not None:
             ema.update(G_ema, G, cur_nimg=step * batch, images=batch)
-    return steps * batch / (time.perf_counter() - start), first
+    return steps * batch / (_clock() - start), first
 
 
 def main() -> None:
@@ -124,6 +142,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--compile", action="store_true", help="model.compile=true (torch.compile of G and D) in both loops")
     parser.add_argument("--channels-last", action="store_true", help="model.channels_last=true in both loops")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cuda: trainer.accelerator=gpu, plain loop on the GPU")
+    parser.add_argument("--precision", default="32-true", help="trainer.precision (the plain loop: 32-true or bf16-mixed autocast)")
     parser.add_argument("--default-run", action="store_true",
                         help="the default run's recipe (model, batch, optimiser, EMA of conf/experiment/default.yaml) instead of "
                              "the reference DCGAN at batch 64; --model / --batch-size are then ignored")
@@ -134,7 +154,8 @@ def main() -> None:
     nets = [] if args.default_run else ["experiment=none", f"model={args.model}", f"data.batch_size={args.batch_size}"]
     overrides = [*nets, f"data={args.data}", "logger=csv",
                  "trainer.enable_progress_bar=false", "samples.every_n_steps=0", "checkpoint.every_n_steps=0",
-                 "trainer.accelerator=cpu", f"model.compile={str(args.compile).lower()}",
+                 f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}", "trainer.devices=1",
+                 f"trainer.precision={args.precision}", f"model.compile={str(args.compile).lower()}",
                  f"model.channels_last={str(args.channels_last).lower()}", *args.overrides]
     cache = None
     if args.compile and CALLER_INDUCTOR_CACHE is None:  # round 1 compiles from scratch
@@ -142,16 +163,26 @@ def main() -> None:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache.name
     ours, plain = [], []
     for r in range(args.rounds):
-        for loop, results in ((gan_lab_round, ours), (plain_round, plain)):
+        # the order alternates, so that whatever the first loop of a round leaves behind (allocator state,
+        # a machine busier at one moment) hits both alike
+        order = ((gan_lab_round, ours), (plain_round, plain))
+        for loop, results in order if r % 2 == 0 else order[::-1]:
             torch._dynamo.reset()  # each loop compiles its own nets (no recompile limit reached across rounds)
-            results.append(loop(overrides, args.steps, args.warmup))
+            extra = {"device": args.device, "precision": args.precision} if loop is plain_round else {}
+            results.append(loop(overrides, args.steps, args.warmup, **extra))
         print(f"round {r + 1}: gan-lab {ours[-1][0]:8.1f} img/s   plain loop {plain[-1][0]:8.1f} img/s   "
+              f"ratio {ours[-1][0] / plain[-1][0]:.3f}   "
               f"first iteration: gan-lab {ours[-1][1]:6.2f} s, plain {plain[-1][1]:6.2f} s", flush=True)
     med_ours, med_plain = statistics.median(r[0] for r in ours), statistics.median(r[0] for r in plain)
+    # the ratio of each round's pair (measured back to back, under the same machine load), then their median:
+    # on a shared machine whose speed drifts by 10-20 % over minutes it is steadier than the ratio of medians
+    med_ratio = statistics.median(o[0] / p[0] for o, p in zip(ours, plain))
     what = "the default run's recipe" if args.default_run else f"model={args.model} batch={args.batch_size}"
-    print(f"\n{what} data={args.data} threads={torch.get_num_threads()} "
+    device = torch.cuda.get_device_name() if args.device == "cuda" else f"cpu, threads={torch.get_num_threads()}"
+    print(f"\n{what} data={args.data} device={device} precision={args.precision} "
           f"compile={args.compile} channels_last={args.channels_last}")
-    print(f"median images/s: gan-lab {med_ours:.1f}, plain PyTorch {med_plain:.1f}, ratio {med_ours / med_plain:.3f}")
+    print(f"median images/s: gan-lab {med_ours:.1f}, plain PyTorch {med_plain:.1f}, ratio {med_ours / med_plain:.3f}; "
+          f"median of the rounds' ratios {med_ratio:.3f}")
     print(f"first iteration: gan-lab {ours[0][1]:.1f} s in round 1, median {statistics.median(r[1] for r in ours[1:] or ours):.1f} s "
           "in later rounds")
     if cache is not None:
