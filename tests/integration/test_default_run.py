@@ -10,7 +10,7 @@ import torch
 from gan_lab.runner import build_run
 from tests.conftest import CONF, compose_cfg
 
-RECIPE_STEPS, RECIPE_LR, RECIPE_BATCH = 14000, 6e-4, 32
+RECIPE_STEPS, RECIPE_LR, RECIPE_BATCH = 12000, 6e-4, 32
 
 
 def _default(*overrides: str):
@@ -22,7 +22,7 @@ def test_python_train_py_composes_the_measured_recipe():
     assert cfg.model.name == "dcgan_sn" and cfg.model.generator.width == cfg.model.discriminator.width == 32
     assert cfg.model.discriminator.spectral_norm is True
     assert cfg.loss._target_ == "gan_lab.losses.NonSaturating"  # probabilistic: trick=label_smoothing composes with it
-    assert cfg.optim.g.lr == cfg.optim.d.lr == RECIPE_LR and list(cfg.optim.d.betas) == [0.5, 0.999]
+    assert cfg.optim.g.lr == cfg.optim.d.lr == RECIPE_LR and list(cfg.optim.d.betas) == list(cfg.optim.g.betas) == [0.0, 0.99]
     assert cfg.data.batch_size == RECIPE_BATCH
     assert cfg.ema.half_life_kimg == 10 and cfg.trainer.max_steps == RECIPE_STEPS
     assert cfg.tricks == {} and "_target_" not in (cfg.augment or {})  # neither tricks nor augmentation
