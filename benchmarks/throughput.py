@@ -16,7 +16,7 @@ plain loop gets the same nets through the same code (``GAN.configure_model``) wi
 round prints the seconds of its first iteration (with ``--compile``: compiling G and D; the first
 round compiles from scratch into a fresh inductor cache, later rounds re-trace and hit that cache).
 ``--device cuda`` runs gan-lab with ``trainer.accelerator=gpu`` and the plain loop with its nets, data
-and z on the GPU; ``--precision`` is ``trainer.precision`` there and ``torch.autocast`` (bf16 / fp16)
+and z on the GPU; ``--precision`` is ``trainer.precision`` there and a bf16 ``torch.autocast``
 around the plain loop's forward passes. The clocks are read after a device synchronisation.
 """
 from __future__ import annotations
