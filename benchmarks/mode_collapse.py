@@ -429,7 +429,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="processes, datasets split between them (2 = one per core)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the training step")
     parser.add_argument("--time-only", action="store_true", help="only measure the cost per iteration (200 iterations)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (the nets and steps there; --jobs 1)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (the nets and steps there, in every --jobs process)")
     parser.add_argument("--log-every", type=int, default=0, help="print every run's metrics every N iterations")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
