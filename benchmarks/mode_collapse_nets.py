@@ -92,13 +92,19 @@ def md_pair_sums(sets: torch.Tensor) -> torch.Tensor:
     return torch.exp(-pairwise_l1(sets.transpose(0, 1))).sum(dim=2)
 
 
-def _fused_sums(sets_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _fused_sums(sets_t: torch.Tensor, self_pairs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward of :class:`FusedPairSums`, for Inductor: [S, C, n] (points contiguous) -> the sums [S, n]
-    and E [S, n, n], E_ij = exp(-||m_i - m_j||_1) with E_ii = 0 (the self pair masked to +inf)."""
+    and E [S, n, n], E_ij = exp(-||m_i - m_j||_1) with E_ii = 0: ``self_pairs`` [n, n] is +inf on the
+    diagonal, 0 elsewhere (an input rather than an ``eye`` built inside: with the mask built in the graph
+    Inductor's loop was not vectorised, 21 ms against 6.5 ms for 500 sets of 100 points, same values)."""
     l1 = (sets_t.unsqueeze(3) - sets_t.unsqueeze(2)).abs().sum(1)  # [S, n, n], fused: never stored
-    eye = torch.eye(sets_t.shape[2], dtype=torch.bool, device=sets_t.device)
-    e = torch.exp(-l1.masked_fill(eye, float("inf")))
+    e = torch.exp(-(l1 + self_pairs))
     return e.sum(-1), e
+
+
+def _self_pairs(n: int, device: torch.device) -> torch.Tensor:
+    """[n, n]: +inf on the diagonal (the self pair of :func:`_fused_sums`), 0 elsewhere."""
+    return torch.zeros(n, n, device=device).fill_diagonal_(float("inf"))
 
 
 def _fused_sums_grad(sets_t: torch.Tensor, e: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
@@ -127,7 +133,7 @@ class FusedPairSums(torch.autograd.Function):
     @staticmethod
     def forward(ctx, sets: torch.Tensor) -> torch.Tensor:  # [S, n, C] -> [S, n]
         sets_t = sets.transpose(1, 2).contiguous()  # [S, C, n]: the pair loops run over contiguous points
-        sums, e = _compiled("sums", _fused_sums)(sets_t)
+        sums, e = _compiled("sums", _fused_sums)(sets_t, _self_pairs(sets_t.shape[2], sets_t.device))
         ctx.save_for_backward(sets_t, e)
         return sums
 
@@ -218,7 +224,7 @@ class Ensemble:
             if train:
                 hs = h.view(K, S, B, -1)
                 mean = hs.mean(2, keepdim=True)
-                var = hs.var(2, unbiased=False, keepdim=True)
+                var = (hs - mean).square().mean(2, keepdim=True)  # biased; Tensor.var here took 10x longer
                 h = ((hs - mean) * torch.rsqrt(var + BN_EPS)).view(K, S * B, -1)
                 with torch.no_grad():  # PacGAN averages the slots' statistics, then momentum 0.05
                     self.run_mean[i].lerp_(mean.mean(1), BN_MOMENTUM)
@@ -243,7 +249,9 @@ class Ensemble:
         h = x
         for w, b in zip(self.d_w, self.d_b):
             h = torch.baddbmm(b, h, w)
-            h = h.view(*h.shape[:-1], -1, self.pieces).amax(-1)  # blocks' Maxout: contiguous pieces
+            # blocks' Maxout: contiguous pieces. ``max`` rather than ``amax``: the same values and (without
+            # ties) the same gradient, but its backward is a scatter (amax's compares and divides: 3x slower)
+            h = h.view(*h.shape[:-1], -1, self.pieces).max(-1).values
         return h
 
     def head(self, features: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,81 @@
+"""benchmarks/mode_collapse.py's machinery: protocol variants (--set), the table's cells shared between
+processes (--jobs), and the fast paths of the batched nets giving the values of the plain formulas."""
+import argparse
+
+import pytest
+import torch
+
+from benchmarks import mode_collapse as mc
+from benchmarks import mode_collapse_nets as nets
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_set_parses_each_value_as_its_fields_type_and_refuses_unknown_fields():
+    proto = mc.override(mc.PROTOCOLS["cpu"], ["d_hidden=64", "lr=2e-3", "lr_decay=none"])
+    assert (proto.d_hidden, proto.lr, proto.lr_decay) == (64, 0.002, "none")
+    assert proto.g_hidden == mc.PROTOCOLS["cpu"].g_hidden and proto.iterations_for("grid25") == mc.PROTOCOLS["cpu"].iterations_for("grid25")
+    with pytest.raises(ValueError, match="d_width.*FIELD one of .*d_hidden"):
+        mc.override(proto, ["d_width=3"])
+    with pytest.raises(ValueError, match="'x' is not a int"):
+        mc.override(proto, ["d_hidden=x"])
+    with pytest.raises(ValueError, match="per-dataset lengths: --iterations"):
+        mc.override(proto, ["data_iterations=3"])
+
+
+def test_the_costliest_cells_are_scheduled_first():
+    iters = {"ring8": 1000, "grid25": 3000}
+    order = sorted(((n, d) for n in ("GAN", "PacGAN4", "minibatch discrimination") for d in iters),
+                   key=lambda c: -mc.cell_cost(c[0], iters[c[1]]))
+    assert order[:2] == [("minibatch discrimination", "grid25"), ("PacGAN4", "grid25")]
+    assert mc.cell_cost("PacGAN4", 1000) == pytest.approx(1900.0)  # 1 + 0.3 x 3
+    assert order[-1] == ("GAN", "ring8")
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_every_cell_is_trained_once_in_this_process_or_in_a_pool(jobs):
+    proto = mc.override(mc.PROTOCOLS["cpu"], ["g_hidden=8", "d_hidden=8"])
+    args = argparse.Namespace(threads=1, compile=False, log_every=0, device="cpu", jobs=jobs)
+    seen = []
+    mc.run_cells(["GAN", "PacGAN2"], ["ring8", "grid25"], [0, 1], proto, {"ring8": 3, "grid25": 5}, args,
+                 lambda name, d, results, seconds: seen.append((name, d, [(r["data"], r["seed"]) for r in results])))
+    assert sorted(seen) == sorted((n, d, [(d, 0), (d, 1)]) for n in ("GAN", "PacGAN2") for d in ("ring8", "grid25"))
+
+
+def test_maxout_with_max_gives_amaxs_values_and_gradient():
+    net = nets.Ensemble([0, 1], g_hidden=8, g_depth=1, d_hidden=6, d_depth=2, pieces=3)
+    x = torch.randn(2, 10, 2, generator=torch.Generator().manual_seed(0))
+    f = net.features(x)
+    ref = x  # blocks' maxout written with amax
+    for w, b in zip(net.d_w, net.d_b):
+        ref = torch.baddbmm(b, ref, w).view(2, 10, -1, 3).amax(-1)
+    assert torch.equal(f, ref)
+    g = torch.randn_like(f)
+    grads = torch.autograd.grad(f, net.d_w, g)
+    ref_grads = torch.autograd.grad(ref, net.d_w, g)
+    assert all(torch.equal(a, b) for a, b in zip(grads, ref_grads))
+
+
+def test_g_batch_norm_normalises_each_model_and_slot_with_biased_statistics():
+    net = nets.Ensemble([0, 1], g_hidden=16, g_depth=1, d_hidden=4, d_depth=1, pieces=2)
+    z = torch.randn(2, 3, 50, 2, generator=torch.Generator().manual_seed(1))  # 2 models, 3 packing slots
+    net.generate(z, train=True)
+    h = torch.bmm(z.reshape(2, 150, 2), net.g_w[0]).view(2, 3, 50, 16)
+    var = h.var(2, unbiased=False)
+    # population variance: 0.95 x 1 + 0.05 x (the slots' mean batch variance, made unbiased)
+    assert torch.allclose(net.run_var[0], 0.95 + 0.05 * var.mean(1, keepdim=True) * 50 / 49, rtol=1e-5)
+    assert torch.allclose(net.run_mean[0], 0.05 * h.mean(2).mean(1, keepdim=True), atol=1e-7)
+
+
+def test_fused_sums_mark_the_self_pair_infinite_and_nothing_else():
+    pairs = nets._self_pairs(4, torch.device("cpu"))
+    assert torch.isinf(pairs.diagonal()).all() and pairs.masked_fill(torch.eye(4, dtype=torch.bool), 0).abs().sum() == 0
+    sets = torch.zeros(3, 4, 5)  # all points equal: each point's sum over the 3 others is 3 exp(0)
+    assert torch.equal(nets.fused_md_pair_sums(sets), torch.full((3, 4), 3.0))
+
