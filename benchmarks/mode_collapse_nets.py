@@ -254,12 +254,13 @@ class Ensemble:
             h = h.view(*h.shape[:-1], -1, self.pieces).max(-1).values
         return h
 
-    def head(self, features: torch.Tensor) -> torch.Tensor:
+    def head(self, features: torch.Tensor, sets: int = 1) -> torch.Tensor:
         """D's output layer: features [K, N, d_hidden] -> logits [K, N]. With minibatch discrimination,
-        o(x) compares a point with the other N - 1 points of the call."""
+        o(x) compares a point with the other points of its set: the N rows are ``sets`` consecutive
+        sets of N / sets points (``model_losses``: the real batch, then the fake one)."""
         if not self.md_kernels:
             return torch.baddbmm(self.d_out_b, features, self.d_out_w).squeeze(-1)
-        o = self.md_kernel_sums(features) + self.md_b  # [K, N, B]
+        o = self.md_kernel_sums(features, sets) + self.md_b  # [K, N, B]
         return torch.baddbmm(self.md_bias, torch.cat([features, o], dim=-1), self.md_dense_weight()).squeeze(-1)
 
     def discriminate(self, x: torch.Tensor) -> torch.Tensor:
@@ -274,12 +275,17 @@ class Ensemble:
         weight = self.md_theta * (self.md_log_scale.exp() / norm).unsqueeze(1)  # [K, A, B, C]
         return torch.bmm(features, weight.reshape(K, A, -1)).view(K, N, self.md_kernels, self.md_kernel_dim)
 
-    def md_kernel_sums(self, features: torch.Tensor) -> torch.Tensor:
-        """sum_{j != i} exp(-||M_{i,b} - M_{j,b}||_1) over the batch: [K, N, A] -> [K, N, B] (no bias)."""
+    def md_kernel_sums(self, features: torch.Tensor, sets: int = 1) -> torch.Tensor:
+        """sum_{j != i} exp(-||M_{i,b} - M_{j,b}||_1) over the points j of i's set: [K, N, A] -> [K, N, B]
+        (no bias). M is projected once for all sets (one weight normalisation, one bmm); the pair sums
+        run per set, so a gradient that reaches one set only (G's, through the fake one) is not
+        propagated through the other's pairs."""
         M = self.md_project(features)
         K, N, B, C = M.shape
-        sums = self.md_pair_sums(M.permute(0, 2, 1, 3).reshape(K * B, N, C))  # [K * B, N], self pairs excluded
-        return sums.view(K, B, N).transpose(1, 2)
+        n = N // sets
+        sums = [self.md_pair_sums(M[:, i * n:(i + 1) * n].permute(0, 2, 1, 3).reshape(K * B, n, C)).view(K, B, n)
+                for i in range(sets)]  # [K * B, n] each, self pairs excluded
+        return torch.cat(sums, dim=2).transpose(1, 2)
 
     def md_dense_weight(self) -> torch.Tensor:
         """The weight-normalised dense layer: g v / ||v|| (norm over the inputs), [K, A + B, 1]."""
@@ -351,11 +357,9 @@ def model_losses(net: Ensemble, real: torch.Tensor, z: torch.Tensor) -> tuple[to
     fake = pack_fake(net.generate(z, train=True))
     B = real.shape[1]
     features = net.features(torch.cat([real, fake], dim=1))
-    if net.md_kernels:  # one head call for the real and one for the fake batch, as gan-lab calls D on each
-        d_real, d_fake = net.head(features[:, :B]), net.head(features[:, B:])  # (G's gradient skips the real one)
-    else:
-        logits = net.head(features)
-        d_real, d_fake = logits[:, :B], logits[:, B:]
+    # minibatch discrimination's o(x) within the real and within the fake batch, as gan-lab calls D on each
+    logits = net.head(features, sets=2)
+    d_real, d_fake = logits[:, :B], logits[:, B:]
     if tricks.real_target == 1.0:
         real_term = F.softplus(-d_real)
     else:  # gan_lab.losses.bce_real

@@ -44,7 +44,7 @@ def logits_and_features(net: nets.Ensemble, real: torch.Tensor, z: torch.Tensor)
     """The D call of ``model_losses``, by hand: features of [real; fake], then the head."""
     fake = nets.pack_fake(net.generate(z, train=True))
     features = net.features(torch.cat([real, fake], dim=1))
-    return net.head(features), features
+    return net.head(features, sets=2), features
 
 
 def test_apply_tricks_reads_gan_labs_defaults_from_conf_trick():
@@ -124,6 +124,9 @@ def test_minibatch_discrimination_init_and_head_match_gan_labs_head_per_model():
         f = net.features(real)  # [2, 500, 12]
         o = net.md_kernel_sums(f) + net.md_b
         logits = net.head(f)
+        two = net.head(f[:, :2 * B], sets=2)  # model_losses' call: o(x) within the first and within the second B
+        assert torch.allclose(two, torch.cat([net.head(f[:, :B]), net.head(f[:, B:2 * B])], dim=1), atol=1e-6)
+        assert not torch.allclose(two, net.head(f[:, :2 * B]), atol=1e-3)  # one set of 2B is another o(x)
         for k in range(2):
             # after the data-dependent init: mean nearest-neighbour L1 = 2 per kernel, mean o = 0, logits std 0.1
             assert torch.allclose(mean_nearest_neighbour_l1(net.md_project(f)[k]), torch.full((20,), 2.0), atol=1e-4)
