@@ -251,17 +251,37 @@ class Ensemble:
             h = torch.baddbmm(b, h, w)
             # blocks' Maxout: contiguous pieces. ``max`` rather than ``amax``: the same values and (without
             # ties) the same gradient, but its backward is a scatter (amax's compares and divides: 3x slower)
-            h = h.view(*h.shape[:-1], -1, self.pieces).max(-1).values
+            if self.pieces == 1:  # no maxout: LeakyReLU(0.2) units (a variant, ``--set pieces=1``)
+                h = F.leaky_relu(h, 0.2)
+            else:
+                h = h.view(*h.shape[:-1], -1, self.pieces).max(-1).values
         return h
 
-    def head(self, features: torch.Tensor, sets: int = 1) -> torch.Tensor:
+    def head(self, features: torch.Tensor) -> torch.Tensor:
         """D's output layer: features [K, N, d_hidden] -> logits [K, N]. With minibatch discrimination,
-        o(x) compares a point with the other points of its set: the N rows are ``sets`` consecutive
-        sets of N / sets points (``model_losses``: the real batch, then the fake one)."""
+        o(x) compares a point with the other N - 1 points of the call."""
+        return self.head_sets(features, 1)[0]
+
+    def head_sets(self, features: torch.Tensor, sets: int) -> list[torch.Tensor]:
+        """D's output layer on ``sets`` consecutive sets of N / sets points (``model_losses``: the real
+        batch, then the fake one): logits [K, N / sets] per set. With minibatch discrimination, o(x)
+        compares a point with the other points of its own set; M is projected once for all sets (one
+        weight normalisation, one bmm), and each set's logits come from its own pair sums and dense
+        layer, so G's gradient (through the fake set's logits) never runs the real set's pair-sum
+        backward (a joined output would send it zeros: 5 ms of work per step)."""
+        K, N, _ = features.shape
+        n = N // sets
         if not self.md_kernels:
-            return torch.baddbmm(self.d_out_b, features, self.d_out_w).squeeze(-1)
-        o = self.md_kernel_sums(features, sets) + self.md_b  # [K, N, B]
-        return torch.baddbmm(self.md_bias, torch.cat([features, o], dim=-1), self.md_dense_weight()).squeeze(-1)
+            logits = torch.baddbmm(self.d_out_b, features, self.d_out_w).squeeze(-1)
+            return [logits[:, i * n:(i + 1) * n] for i in range(sets)]
+        M = self.md_project(features)  # [K, N, B, C]
+        weight = self.md_dense_weight()
+        out = []
+        for i in range(sets):
+            rows = slice(i * n, (i + 1) * n)
+            o = self.md_set_sums(M[:, rows]) + self.md_b  # [K, n, B]
+            out.append(torch.baddbmm(self.md_bias, torch.cat([features[:, rows], o], dim=-1), weight).squeeze(-1))
+        return out
 
     def discriminate(self, x: torch.Tensor) -> torch.Tensor:
         """x [K, N, 2m] -> logits [K, N]."""
@@ -275,17 +295,15 @@ class Ensemble:
         weight = self.md_theta * (self.md_log_scale.exp() / norm).unsqueeze(1)  # [K, A, B, C]
         return torch.bmm(features, weight.reshape(K, A, -1)).view(K, N, self.md_kernels, self.md_kernel_dim)
 
-    def md_kernel_sums(self, features: torch.Tensor, sets: int = 1) -> torch.Tensor:
-        """sum_{j != i} exp(-||M_{i,b} - M_{j,b}||_1) over the points j of i's set: [K, N, A] -> [K, N, B]
-        (no bias). M is projected once for all sets (one weight normalisation, one bmm); the pair sums
-        run per set, so a gradient that reaches one set only (G's, through the fake one) is not
-        propagated through the other's pairs."""
-        M = self.md_project(features)
-        K, N, B, C = M.shape
-        n = N // sets
-        sums = [self.md_pair_sums(M[:, i * n:(i + 1) * n].permute(0, 2, 1, 3).reshape(K * B, n, C)).view(K, B, n)
-                for i in range(sets)]  # [K * B, n] each, self pairs excluded
-        return torch.cat(sums, dim=2).transpose(1, 2)
+    def md_kernel_sums(self, features: torch.Tensor) -> torch.Tensor:
+        """sum_{j != i} exp(-||M_{i,b} - M_{j,b}||_1) over the batch: [K, N, A] -> [K, N, B] (no bias)."""
+        return self.md_set_sums(self.md_project(features))
+
+    def md_set_sums(self, M: torch.Tensor) -> torch.Tensor:
+        """The pair sums of one set of projected points: M [K, n, B, C] -> [K, n, B], self pairs excluded."""
+        K, n, B, C = M.shape
+        sums = self.md_pair_sums(M.permute(0, 2, 1, 3).reshape(K * B, n, C))  # [K * B, n]
+        return sums.view(K, B, n).transpose(1, 2)
 
     def md_dense_weight(self) -> torch.Tensor:
         """The weight-normalised dense layer: g v / ||v|| (norm over the inputs), [K, A + B, 1]."""
@@ -358,8 +376,7 @@ def model_losses(net: Ensemble, real: torch.Tensor, z: torch.Tensor) -> tuple[to
     B = real.shape[1]
     features = net.features(torch.cat([real, fake], dim=1))
     # minibatch discrimination's o(x) within the real and within the fake batch, as gan-lab calls D on each
-    logits = net.head(features, sets=2)
-    d_real, d_fake = logits[:, :B], logits[:, B:]
+    d_real, d_fake = net.head_sets(features, 2)
     if tricks.real_target == 1.0:
         real_term = F.softplus(-d_real)
     else:  # gan_lab.losses.bce_real

@@ -1,6 +1,7 @@
 """benchmarks/mode_collapse.py's machinery: protocol variants (--set), the table's cells shared between
 processes (--jobs), and the fast paths of the batched nets giving the values of the plain formulas."""
 import argparse
+import dataclasses
 
 import pytest
 import torch
@@ -79,3 +80,30 @@ def test_fused_sums_mark_the_self_pair_infinite_and_nothing_else():
     sets = torch.zeros(3, 4, 5)  # all points equal: each point's sum over the 3 others is 3 exp(0)
     assert torch.equal(nets.fused_md_pair_sums(sets), torch.full((3, 4), 3.0))
 
+
+
+def test_gs_gradient_runs_the_pair_sums_backward_of_the_fake_set_only():
+    """G's loss sees the fake logits only: its backward must not run the real set's o(x) backward (with
+    zeros), nor D's more than the two sets' (the cost of a minibatch-discrimination step)."""
+    backwards = []
+
+    class Counted(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.view_as(x)
+
+        @staticmethod
+        def backward(ctx, grad):
+            backwards.append(grad.abs().sum().item())
+            return grad
+
+    tricks = dataclasses.replace(mc.apply_tricks(mc.ROWS["minibatch discrimination"], 20), md_kernels=4)
+    net = nets.Ensemble([0, 1], g_hidden=8, g_depth=1, d_hidden=6, d_depth=1, pieces=2, tricks=tricks)
+    real = torch.stack([mc.make_dataset("ring8", s, 100, 1)[:20] for s in (0, 1)])
+    net.init_from_data(real)
+    net.md_pair_sums = lambda sets: Counted.apply(nets.md_pair_sums(sets))
+    d_loss, g_loss = nets.model_losses(net, real, torch.randn(2, 1, 20, 2))
+    torch.autograd.grad(g_loss.sum(), net.g_params(), retain_graph=True)
+    assert len(backwards) == 1 and backwards[0] > 0
+    torch.autograd.grad(d_loss.sum(), net.d_params())
+    assert len(backwards) == 3 and min(backwards) > 0

@@ -44,7 +44,7 @@ def logits_and_features(net: nets.Ensemble, real: torch.Tensor, z: torch.Tensor)
     """The D call of ``model_losses``, by hand: features of [real; fake], then the head."""
     fake = nets.pack_fake(net.generate(z, train=True))
     features = net.features(torch.cat([real, fake], dim=1))
-    return net.head(features, sets=2), features
+    return torch.cat(net.head_sets(features, 2), dim=1), features
 
 
 def test_apply_tricks_reads_gan_labs_defaults_from_conf_trick():
@@ -124,7 +124,7 @@ def test_minibatch_discrimination_init_and_head_match_gan_labs_head_per_model():
         f = net.features(real)  # [2, 500, 12]
         o = net.md_kernel_sums(f) + net.md_b
         logits = net.head(f)
-        two = net.head(f[:, :2 * B], sets=2)  # model_losses' call: o(x) within the first and within the second B
+        two = torch.cat(net.head_sets(f[:, :2 * B], 2), dim=1)  # model_losses' call: o(x) within each B
         assert torch.allclose(two, torch.cat([net.head(f[:, :B]), net.head(f[:, B:2 * B])], dim=1), atol=1e-6)
         assert not torch.allclose(two, net.head(f[:, :2 * B]), atol=1e-3)  # one set of 2B is another o(x)
         for k in range(2):
