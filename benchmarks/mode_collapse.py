@@ -4,9 +4,10 @@ Metric (VEEGAN §5, PacGAN §5.1 / Table 1; ``gan_lab.metrics.modes.mode_metrics
 draw 2,500 samples; a sample is high quality within 3 std of its nearest mode; a mode is covered
 when it has at least one high-quality sample. Mean ± standard error over seeds.
 
-    python benchmarks/mode_collapse.py                                   # cpu protocol, GAN row, 5 seeds (~30-40 min on 1 core)
-    python benchmarks/mode_collapse.py --jobs 2 --out results.json       # the same, one process per dataset (~20-27 min on 2 cores)
-    python benchmarks/mode_collapse.py --rows all --jobs 2 --out results.json   # whole table (~7 h on 2 cores; see "Cost")
+    python benchmarks/mode_collapse.py                                   # cpu protocol, GAN row, 5 seeds (~18 min on 1 core)
+    python benchmarks/mode_collapse.py --jobs 2 --out results.json       # the same, one process per dataset (~13 min on 2 cores)
+    python benchmarks/mode_collapse.py --rows all --jobs 2 --out results.json   # whole table (~2.7 h on 2 cores; see "Cost")
+    python benchmarks/mode_collapse.py --set d_hidden=200 g_depth=4 --data grid25   # a variant of the protocol (not its numbers)
     python benchmarks/mode_collapse.py --rows "label smoothing" "virtual BN" --jobs 2   # rows by name (quote the spaces)
     python benchmarks/mode_collapse.py --rows all --quick                # whole table, 2 seeds x 1,500 iterations (a smoke run, not numbers)
     python benchmarks/mode_collapse.py --protocol pacgan --rows GAN PacGAN2 PacGAN3 PacGAN4   # GPU
@@ -48,20 +49,23 @@ Deviations of protocol ``pacgan`` from PacGAN's code, with the reason:
      Euclidean distance / std, which equals PacGAN's diagonal-Mahalanobis distance for isotropic modes.
 
 Protocol ``cpu`` (the default) keeps PacGAN's data, z (2-d), loss, init, G batch norm,
-simultaneous updates, batch 100, optimiser family (Adam) and metric; it changes what 2 shared CPU
-cores force (designed for a whole table of 2 datasets x ~10 rows x 5 seeds in <= 2 h; grid25's
-44k iterations and the minibatch-discrimination rows have since made it ~7 h, see "Cost"):
-  6. Nets: G 2 -> 3 x [128, BN, ReLU] -> 2; D 2m -> 2 x [200 units, maxout 2 pieces] -> 1
+simultaneous updates, batch 100, optimiser family (Adam) and metric; it changes what 2 CPU cores
+force (aimed at a whole table of 2 datasets x 10 rows x 5 seeds in <= 2 h; with a GAN baseline at
+>= 90% high quality on both mixtures it costs ~2.7 h, see "Cost"):
+  6. Nets: G 2 -> 3 x [128, BN, ReLU] -> 2; D 2m -> 2 x [128 units, maxout 2 pieces] -> 1
      (PacGAN: G 4 x 400; D 3 x 200 maxout 5). Reason: cost; D dominates (it sees 2 x batch, and is
-     differentiated twice). With 64 maxout units grid25 stayed at 11-12% high quality after 10-15k
-     iterations; 200 units x 2 pieces reached 21% after 8k, at ~60% of the cost of 128 x 3 x maxout 5.
+     differentiated twice). D 128 since 2026-11-27 (200 before): 12 ms per GAN step of 5 runs against
+     21 ms, the same baseline (below); D 100 left one grid seed at 63%; LeakyReLU units instead of
+     maxout (8.6 ms) reached only 76.5% (84.0% with G depth 4) on grid25 at 44k iterations.
   7. Optimiser: Adam lr 1e-3 (PacGAN 1e-4), beta1 0.5 (PacGAN 0.8), beta2 0.999; lr constant for
-     the first 40% of the run, then linear to 1% of it. Reason: 22,000 iterations instead of
-     400,000. beta1 0.5 roughly doubled grid25 quality at 8k iterations (39% vs 21%); the annealing
-     phase is where high quality appears (grid25 49% -> 79% over the last 4k of 20k iterations).
-  8. 22,000 iterations for ring8 and 44,000 for grid25 (PacGAN 400,000 for both), each dataset
+     the first 40% of the run, then linear to 0.1% of it (1% before 2026-11-27). Reason: 22-55k
+     iterations instead of 400,000. beta1 0.5 roughly doubled grid25 quality at 8k iterations (39% vs
+     21%); the annealing phase is where high quality appears (grid25 49% -> 79% over the last 4k of
+     20k iterations); the decay to 0.1% brought the slowest ring seed from 74% to 91%.
+  8. 22,000 iterations for ring8 and 55,000 for grid25 (PacGAN 400,000 for both), each dataset
      trained as its own batched model (the lr schedule is relative to each run's length; --jobs 2
-     runs the datasets in two processes; --iterations overrides both; --quick uses 1,500 for both);
+     shares the table's (row, dataset) cells between two processes, the costliest first;
+     --iterations overrides both; --quick uses 1,500 for both);
      5 seeds (PacGAN 10: standard errors ~1.4x wider).
 
 How the cpu protocol was chosen (1 thread of a 2-core machine shared with another engineer's tests,
@@ -96,9 +100,10 @@ so timings are +-30%; "10 runs" = 5 seeds x 2 datasets trained as one batched mo
   -> grid25 at 44k iterations (2026-11-26, README): GAN 91.3 ± 1.0% high quality,
      16.0 ± 1.9 modes over seeds 0-4; ring8 stays at 22k (93.4 ± 1.5%).
 
-Cost (2026-11-27, ``--time-only --seeds 0 1 2 3 4``: 200 iterations after 20 of warm-up, 1 thread,
-on a 2-core machine whose other core(s) ran another engineer's training, load 3-4, so +-30%); ms per
-iteration of a dataset's 5 runs batched, ring8 / grid25, and minutes for 22k / 44k iterations:
+Cost. Before the speed work of 2026-11-27 (below), with D 200 x maxout 2 (``--time-only --seeds 0 1 2 3 4``:
+200 iterations after 20 of warm-up, 1 thread, on a 2-core machine whose other core(s) ran another
+engineer's training, load 3-4, so +-30%); ms per iteration of a dataset's 5 runs batched, ring8 /
+grid25, and minutes for 22k / 44k iterations:
     GAN 31-36 / 27-37 (12-13 / 20-27 min)      PacGAN2 36 / 37 (13 / 28)     PacGAN3 47 / 43 (17 / 32)
     PacGAN4 44 / 47 (16 / 34)                  label smoothing 36 / 35 (13 / 26)
     feature matching 39 / 33 (14 / 24)         historical averaging 35 / 34 (13 / 25)
@@ -108,6 +113,53 @@ iteration of a dataset's 5 runs batched, ring8 / grid25, and minutes for 22k / 4
   with minibatch discrimination: o(x) compares every pair of a batch in each of 100 kernels
   (2 x 100 x 100 x 100 L1 distances per run and step), ~3x the rest of the step. Its o(x) runs as a
   compiled fused kernel (mode_collapse_nets.FusedPairSums): with gan-lab's cdist the row cost ~400 ms.
+  Since 2026-11-27 (the protocol above: D 128, ring8 22k, grid25 55k), ``--time-only --rows all``
+  with ring8 and grid25 in two processes at once (as ``--jobs 2`` runs the cells), 11:10, minutes
+  for 22k / 55k iterations: GAN 4.3 / 11.1, feature matching 4.4 / 10.8, label smoothing 5.4 / 12.4,
+  historical averaging 5.2 / 13.3, virtual BN 6.1 / 16.7, PacGAN2 5.8 / 14.5, PacGAN3 7.1 / 17.0,
+  PacGAN4 7.7 / 20.6, minibatch discrimination 26.1 / 53.0, all five 28.7 / 53.7 (o(x) alone, 2
+  forwards + 3 backwards of 500 sets of 100 points, ~26 ms of their ~58-78 ms per iteration).
+  Sum: 324 min of one core, **~2.7 h** (162 min) with --jobs 2, against the <= 2 h aimed at; the
+  two minibatch-discrimination rows are half of it (161 min), the other eight the other half. What would get under 2 h measured short of the 90% baseline:
+  grid25 at 44k (89.0-89.5%), D 100 (83.8%), LeakyReLU units (76.5%). The minibatch-discrimination
+  rows are 45% of the table: o(x) is O(kernels x batch^2) per step whatever the nets, and gan-lab's
+  trick defaults (100 kernels x 5 dims) are kept.
+
+Speed and baseline work of 2026-11-27 (one quiet thread unless said; this machine drifts +-20% within
+minutes, so single --time-only figures are +-20%; "two at once" = two runs sharing the 2 cores):
+  the step, profiled (torch.profiler), with the nets of deviation 6 before this work (D 200 x maxout 2):
+    * maxout by ``amax``: its backward (compare, divide, copies) was 37% of the GAN step; ``max(-1)``
+      gives the same values and the same gradient (a scatter; no ties in practice): 28.8 -> 22.3 ms.
+    * batch-norm variance by ``Tensor.var``: 0.4-0.8 ms a call, the written-out mean of squared
+      deviations 0.07 ms; Adam ``fused=True``: 0.7 ms against foreach's 1.8 ms for G's tensors.
+    * o(x) of minibatch discrimination: Inductor did not vectorise the fused loop when the self-pair
+      mask was built in the graph (``torch.eye``): a forward over 500 sets of 100 points took 21 ms,
+      6.5 ms with the mask as an input; exp(-L1) underflows to denormals for far pairs (5% of the
+      pairs after the init), ~50x slower on this CPU: with ``torch.set_flush_denormal(True)`` the
+      forward takes 4.8 ms instead of 8.6, the backward 5.4 instead of 6.7; and G's gradient no
+      longer runs the real set's o(x) backward (``Ensemble.head_sets``). MD row 127.5 -> ~52 ms.
+    * tried and dropped: ``--compile`` of the step (20.8 ms against 12.0: graph breaks at
+      autograd.grad), a custom maxout Function (2.2 ms against max's 1.8 ms per forward + backward),
+      glibc malloc thresholds (no change), 10 runs batched instead of 5 (GAN 2.2 ms per run-iteration
+      against 2.4; MD 14.5 against 12).
+  D width, GAN step of 5 runs on grid25 after the above: D 200: 20.8 ms; D 128: 12.0-13.6 ms;
+    D 100: 12.0 ms; D 64 x 3 layers: 12.3 ms; G 64 / D 128: 12.5 ms; D 128 of LeakyReLU(0.2) units
+    instead of maxout (``--set pieces=1``): 7.7-8.6 ms. With D 128 the MD rows take ~52-66 ms, PacGAN4
+    ~22 ms, the other rows 12-20 ms. Two at once, each runs ~15% slower than alone.
+  GAN baseline, 5 seeds, ring8 22k / grid25 44k iterations, % high quality (per seed):
+    D 100: ring 95.1 +- 0.4, grid 83.8 +- 5.2 (88, 88, 90, 63, 91)
+    D 128: ring 94.8 +- 0.8, grid 91.4 +- 0.9, 17.0 modes (before fused Adam / the BN variance /
+      flushed denormals, which change the rounding); after them: ring 91.6 +- 4.5 (96, 95, 96, 97, 74),
+      grid 89.0 +- 0.9 (90, 89, 88, 87, 92)
+    D 128, decay from 20% of the run: ring 93.4 +- 2.1, grid 88.4 +- 0.9
+    D 128, decay to 0.1% (lr_final_frac 0.001): ring 94.8 +- 1.1 (96, 95, 95, 97, 91), grid 89.5 +- 0.6
+    D 128, decay to 0.1%, G depth 4 (PacGAN's): grid 90.5 +- 1.7 (94, 92, 93, 90, 84), 21.6 modes
+    D 128, decay to 0.1%, grid 55k: 91.8 +- 0.4 (90, 93, 92, 92, 93), 19.6 modes
+    D 128 of LeakyReLU units, decay to 0.1%: grid 76.5 +- 4.7 (21.8 modes); with G depth 4 84.0 +- 1.7
+      (23.6 modes): more modes, lower quality, at 8.6 / 10.1 ms per iteration two at once
+  -> the protocol: D 128 x maxout 2, decay to 0.1%, ring8 22k (94.8 +- 1.1%), grid25 55k (91.8 +- 0.4%,
+     every seed >= 90%); the whole table then costs ~2.7 h on 2 cores (see "Cost"). Not tried for
+     lack of time: G depth 4 at 55k (each of the two alone helped the grid).
 
 Rows: a row is a name + a :class:`Row` (packing m, Improved-GAN tricks): PacGAN's rows (GAN,
 PacGAN2/3/4) and the Improved-GAN rows (Salimans et al. 2016 §3.1-3.5: feature matching, minibatch
@@ -116,7 +168,7 @@ Each trick is gan-lab's own (same formula, same place in the nets), computed per
 batched nets (mode_collapse_nets.py: formulas and the gan-lab file each mirrors), with the
 hyper-parameters of gan-lab's trick objects built from conf/trick/<name>.yaml (:func:`apply_tricks`):
 feature matching weight 1, sum reduction, replacing G's adversarial loss; minibatch discrimination
-100 kernels x 5 dims on D's last hidden layer (its 200 maxout units), the original's head
+100 kernels x 5 dims on D's last hidden layer (its 128 maxout units), the original's head
 (normalised theta, weight-normalised dense output, data-dependent init); historical averaging
 lambda 1 over all parameters of each player; real target 0.9; virtual BN with a reference batch of
 100 (``${data.batch_size}``) in every BN layer of G. The plain rows draw and compute exactly what
@@ -190,10 +242,10 @@ class Protocol:
 PROTOCOLS = {
     "pacgan": Protocol(g_hidden=400, g_depth=4, d_hidden=200, d_depth=3, pieces=5, z_dim=2, batch=100,
                        lr=1e-4, beta1=0.8, iterations=400_000, seeds=10),
-    "cpu": Protocol(g_hidden=128, g_depth=3, d_hidden=200, d_depth=2, pieces=2, z_dim=2, batch=100,
-                    lr=1e-3, beta1=0.5, iterations=22_000, seeds=5, lr_decay="linear", lr_final_frac=0.01,
+    "cpu": Protocol(g_hidden=128, g_depth=3, d_hidden=128, d_depth=2, pieces=2, z_dim=2, batch=100,
+                    lr=1e-3, beta1=0.5, iterations=22_000, seeds=5, lr_decay="linear", lr_final_frac=0.001,
                     lr_decay_start=0.4, quick_iterations=1_500, quick_seeds=2,
-                    data_iterations=(("ring8", 22_000), ("grid25", 44_000))),
+                    data_iterations=(("ring8", 22_000), ("grid25", 55_000))),
 }
 
 
@@ -429,6 +481,30 @@ def run_cells(rows: list[str], datasets: list[str], seeds: list[int], proto: Pro
             done(*future.result())
 
 
+def merge(paths: list[Path]) -> tuple[dict, list[str], float]:
+    """``--merge``: the table of earlier ``--out`` files (a table's rows run in parts, e.g. over two
+    sessions), their summed wall time. Refuses parts of different protocols, iterations or seeds."""
+    table, datasets, wall, first = {}, [], 0.0, None
+    for path in paths:
+        part = json.loads(path.read_text())
+        key = {k: part[k] for k in ("protocol", "settings", "iterations", "seeds")}
+        if first is None:
+            first = (path, key)
+        elif key != first[1]:
+            raise ValueError(f"{path} and {first[0]} differ in protocol, settings, iterations or seeds: "
+                             "merge only parts of one table")
+        wall += part["wall_seconds"]
+        for d in part["iterations"]:
+            if d not in datasets:
+                datasets.append(d)
+        for name, row in part["runs"].items():
+            if name in table:
+                raise ValueError(f"row {name!r} is in more than one of {[str(p) for p in paths]}")
+            table[name] = {d: dict(zip(("modes", "hq"), summary([r for r in row["results"] if r["data"] == d])))
+                           for d in part["iterations"]}
+    return table, datasets, wall
+
+
 def override(proto: Protocol, assignments: list[str]) -> Protocol:
     """``--set``: the protocol with FIELD=VALUE changes, each value parsed as the field's type."""
     fields = {f.name: f for f in dataclasses.fields(proto)}
@@ -463,7 +539,17 @@ def main() -> None:
     parser.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE",
                         help="change protocol fields, e.g. --set d_hidden=128 lr=2e-3 (a variant, not the protocol's numbers)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="OUT_JSON",
+                        help="print the table of earlier --out files (rows run in parts) and their summed wall time")
     args = parser.parse_args()
+    if args.merge:
+        try:
+            table, datasets, wall = merge(args.merge)
+        except (OSError, ValueError, KeyError) as err:
+            parser.error(f"--merge: {err}")
+        print(f"{len(args.merge)} part(s), {len(table)} row(s), summed wall time {wall / 60:.1f} min\n")
+        print(markdown(table, datasets))
+        return
     torch.set_num_threads(args.threads)
     # Denormals flushed to zero: minibatch discrimination's exp(-||M_i - M_j||_1) underflows into them for
     # far pairs (5% of the pairs after its init), and the CPU computes them ~50x slower; its o(x) took

@@ -2,6 +2,7 @@
 processes (--jobs), and the fast paths of the batched nets giving the values of the plain formulas."""
 import argparse
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -107,3 +108,22 @@ def test_gs_gradient_runs_the_pair_sums_backward_of_the_fake_set_only():
     assert len(backwards) == 1 and backwards[0] > 0
     torch.autograd.grad(d_loss.sum(), net.d_params())
     assert len(backwards) == 3 and min(backwards) > 0
+
+
+def test_merge_rebuilds_the_table_of_parts_and_refuses_mixed_protocols(tmp_path):
+    def part(name, rows, seeds=(0, 1), wall=60.0):
+        runs = {row: {"results": [{"data": d, "seed": s, "modes_covered": 5 + s, "high_quality_fraction": hq}
+                                  for d, hq in (("ring8", 0.9), ("grid25", 0.8)) for s in seeds]} for row in rows}
+        path = tmp_path / name
+        path.write_text(json.dumps({"protocol": "cpu", "settings": {"lr": 1e-3}, "iterations": {"ring8": 2, "grid25": 3},
+                                    "seeds": list(seeds), "wall_seconds": wall, "runs": runs}))
+        return path
+
+    table, datasets, wall = mc.merge([part("a.json", ["GAN"]), part("b.json", ["PacGAN2"], wall=30.0)])
+    assert datasets == ["ring8", "grid25"] and wall == 90.0 and list(table) == ["GAN", "PacGAN2"]
+    (modes, modes_se), (hq, hq_se) = table["PacGAN2"]["grid25"]["modes"], table["PacGAN2"]["grid25"]["hq"]
+    assert (modes, hq, hq_se) == (5.5, pytest.approx(80.0), 0.0) and modes_se == pytest.approx(0.5)  # (5, 6): s.e. 0.5
+    with pytest.raises(ValueError, match="differ in protocol, settings, iterations or seeds"):
+        mc.merge([part("a.json", ["GAN"]), part("c.json", ["PacGAN3"], seeds=(0, 1, 2))])
+    with pytest.raises(ValueError, match="'GAN' is in more than one"):
+        mc.merge([part("a.json", ["GAN"]), part("d.json", ["GAN"])])
