@@ -96,3 +96,15 @@ def gan_lab_cache(tmp_path_factory):
         os.environ.pop("GAN_LAB_CACHE", None)
     else:
         os.environ["GAN_LAB_CACHE"] = old
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test, restored after (the benchmark's batched nets: their numbers and
+    timings are those of one core)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

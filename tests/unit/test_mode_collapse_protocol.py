@@ -11,12 +11,7 @@ from benchmarks import mode_collapse as mc
 from benchmarks import mode_collapse_nets as nets
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_set_parses_each_value_as_its_fields_type_and_refuses_unknown_fields():

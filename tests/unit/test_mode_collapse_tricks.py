@@ -17,12 +17,7 @@ from gan_lab.tricks.feature_matching import feature_matching_loss
 B = 100  # the benchmark's batch (virtual BN's reference batch is ${data.batch_size})
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tricks_of(*names: str) -> nets.Tricks:
