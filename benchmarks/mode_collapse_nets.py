@@ -249,11 +249,11 @@ class Ensemble:
         h = x
         for w, b in zip(self.d_w, self.d_b):
             h = torch.baddbmm(b, h, w)
-            # blocks' Maxout: contiguous pieces. ``max`` rather than ``amax``: the same values and (without
-            # ties) the same gradient, but its backward is a scatter (amax's compares and divides: 3x slower)
             if self.pieces == 1:  # no maxout: LeakyReLU(0.2) units (a variant, ``--set pieces=1``)
                 h = F.leaky_relu(h, 0.2)
-            else:
+            else:  # blocks' Maxout: contiguous pieces. ``max`` rather than ``amax``: the same values and
+                # (without ties) the same gradient, but its backward is a scatter (amax's compares and
+                # divides: 3x slower)
                 h = h.view(*h.shape[:-1], -1, self.pieces).max(-1).values
         return h
 
