@@ -158,8 +158,9 @@ minutes, so single --time-only figures are +-20%; "two at once" = two runs shari
     D 128 of LeakyReLU units, decay to 0.1%: grid 76.5 +- 4.7 (21.8 modes); with G depth 4 84.0 +- 1.7
       (23.6 modes): more modes, lower quality, at 8.6 / 10.1 ms per iteration two at once
   -> the protocol: D 128 x maxout 2, decay to 0.1%, ring8 22k (94.8 +- 1.1%), grid25 55k (91.8 +- 0.4%,
-     every seed >= 90%); the whole table then costs ~2.7 h on 2 cores (see "Cost"). Not tried for
-     lack of time: G depth 4 at 55k (each of the two alone helped the grid).
+     every seed >= 90%; ``python benchmarks/mode_collapse.py --jobs 2`` reproduces both per seed);
+     the whole table then costs ~2.7 h on 2 cores (see "Cost"). G depth 4 at 55k: grid 93.1 +- 1.0
+     (96, 93, 94, 93, 90), 20.6 modes, at ~1.15x the cost: not adopted (one seed under 90%).
 
 Rows: a row is a name + a :class:`Row` (packing m, Improved-GAN tricks): PacGAN's rows (GAN,
 PacGAN2/3/4) and the Improved-GAN rows (Salimans et al. 2016 §3.1-3.5: feature matching, minibatch
