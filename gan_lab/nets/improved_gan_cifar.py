@@ -49,27 +49,19 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.parametrizations import weight_norm
 
 from gan_lab.errors import ConfigError
 from gan_lab.nets.base import Discriminator
+from gan_lab.nets.minibatch_discrimination import weight_norm_init_, weight_norm_layer
 from gan_lab.nets.ssgan_mnist import GaussianNoise
 
 __all__ = ["ImprovedGANCifarDiscriminator", "WeightNormDense", "wn_conv"]
 
 
 def wn_conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0) -> nn.Conv2d:
-    """``nn.weight_norm(Conv2DDNNLayer(..., W=Normal(0.05)))``: v ~ N(0, 0.05), g = 1 (not trained),
-    bias 0 (nn.py l. 46-47); the norm is per output channel (``dim=0``, nn.py l. 71-72)."""
-    conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding)
-    nn.init.normal_(conv.weight, 0.0, 0.05)
-    nn.init.zeros_(conv.bias)
-    conv = weight_norm(conv, dim=0)
-    g = conv.parametrizations.weight.original0  # [out, 1, 1, 1]
-    with torch.no_grad():
-        g.fill_(1.0)
-    g.requires_grad_(False)  # train_g=False, nn.py l. 47, 55
-    return conv
+    """``nn.weight_norm(Conv2DDNNLayer(..., W=Normal(0.05)))``: v ~ N(0, 0.05), g = 1 (not trained,
+    ``train_g=False``, nn.py l. 47, 55), bias 0 (l. 46-47); the norm is per output channel (l. 71-72)."""
+    return weight_norm_layer(nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding), train_g=False)
 
 
 @torch.no_grad()
@@ -77,26 +69,19 @@ def _data_dependent_init_conv(conv: nn.Conv2d, x: torch.Tensor, init_stdv: float
     """nn.py l. 82-87: g = init_stdv / s, b = -m init_stdv / s, for t = conv(x, g v/||v||) without bias,
     m and s (population std) per output channel; returns the layer's new pre-activation on ``x``."""
     t = nn.functional.conv2d(x, conv.weight, None, conv.stride, conv.padding)  # g v/||v||, g = 1 before the first init
-    m = t.mean(dim=(0, 2, 3))
-    inv_stdv = init_stdv / (t - m.view(1, -1, 1, 1)).square().mean(dim=(0, 2, 3)).sqrt()
-    conv.parametrizations.weight.original0.mul_(inv_stdv.view(-1, 1, 1, 1))
-    conv.bias.copy_(-m * inv_stdv)
+    weight_norm_init_(conv, t, init_stdv, dims=(0, 2, 3))
     return conv(x)
 
 
 class WeightNormDense(nn.Module):
     """D's output layer without minibatch discrimination: ``nn.weight_norm(ll.DenseLayer(...,
-    W=Normal(0.05), nonlinearity=None), train_g=True, init_stdv=0.1)`` (l. 67); ``[B, A] -> [B, out]``."""
+    W=Normal(0.05), nonlinearity=None), train_g=True, init_stdv=0.1)`` (l. 67); ``[B, A] -> [B, out]``
+    (the dense part of :class:`MinibatchDiscriminationHead`)."""
 
     def __init__(self, in_features: int, out_features: int, init_stdv: float = 0.1) -> None:
         super().__init__()
         self.init_stdv = init_stdv
-        dense = nn.Linear(in_features, out_features)
-        nn.init.normal_(dense.weight, 0.0, 0.05)
-        nn.init.zeros_(dense.bias)
-        self.dense = weight_norm(dense, dim=0)  # g [out, 1], trained (train_g=True)
-        with torch.no_grad():
-            self.dense.parametrizations.weight.original0.fill_(1.0)
+        self.dense = weight_norm_layer(nn.Linear(in_features, out_features))  # g [out, 1], trained
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.dense(features)
@@ -104,11 +89,7 @@ class WeightNormDense(nn.Module):
     @torch.no_grad()
     def init_from_data(self, features: torch.Tensor) -> None:
         """nn.py l. 82-87 with init_stdv 0.1: every logit of mean 0 and (population) std 0.1 on ``features``."""
-        t = nn.functional.linear(features, self.dense.weight)
-        m = t.mean(dim=0)
-        inv_stdv = self.init_stdv / (t - m).square().mean(dim=0).sqrt()
-        self.dense.parametrizations.weight.original0.mul_(inv_stdv.unsqueeze(1))
-        self.dense.bias.copy_(-m * inv_stdv)
+        weight_norm_init_(self.dense, nn.functional.linear(features, self.dense.weight), self.init_stdv, dims=(0,))
 
 
 def _lrelu() -> nn.LeakyReLU:

@@ -165,6 +165,33 @@ class MinibatchDiscrimination(nn.Module):
         return f"in_features={self.in_features}, num_kernels={self.num_kernels}, kernel_dim={self.kernel_dim}"
 
 
+def weight_norm_layer(layer: nn.Module, train_g: bool = True) -> nn.Module:
+    """The original's ``nn.weight_norm(layer, W=Normal(0.05))`` (nn.py l. 45-100) of a linear or conv
+    layer: v ~ N(0, 0.05), bias 0, ``w = g v / ||v||`` per output unit (``dim=0``) with g = 1;
+    ``train_g=False`` (its default in the original, l. 47) freezes g after the data-dependent init."""
+    with torch.no_grad():
+        layer.weight.normal_(0.0, 0.05)
+        layer.bias.zero_()
+    layer = weight_norm(layer, name="weight", dim=0)
+    g = layer.parametrizations.weight.original0
+    with torch.no_grad():
+        g.fill_(1.0)
+    g.requires_grad_(train_g)
+    return layer
+
+
+@torch.no_grad()
+def weight_norm_init_(layer: nn.Module, t: torch.Tensor, init_stdv: float, dims: tuple[int, ...]) -> None:
+    """The weight-norm data-dependent init (nn.py l. 82-87): ``t`` is the layer's output on an init batch
+    without bias, the output units on dim 1, ``dims`` the dims reduced over (batch, and the pixels of a
+    conv); g <- g init_stdv / s, b <- -m init_stdv / s with m, s (population std) per output unit."""
+    m = t.mean(dim=dims, keepdim=True)  # l. 83
+    inv_stdv = (init_stdv / (t - m).square().mean(dim=dims, keepdim=True).sqrt()).flatten()  # l. 85
+    g = layer.parametrizations.weight.original0  # [out, 1, ...]
+    g.mul_(inv_stdv.view(-1, *[1] * (g.dim() - 1)))  # l. 87: g <- g * inv_stdv
+    layer.bias.copy_(-m.flatten() * inv_stdv)  # l. 87: b <- -m * inv_stdv
+
+
 class MinibatchDiscriminationHead(nn.Module):
     """D's output head of the original's minibatch discrimination scripts: ``MinibatchLayer``
     followed by a weight-normalised dense layer (train_cifar_minibatch_discrimination.py l. 66-67).
@@ -189,13 +216,7 @@ class MinibatchDiscriminationHead(nn.Module):
         super().__init__()
         self.in_features, self.out_dim, self.init_stdv = in_features, out_dim, init_stdv
         self.md = MinibatchDiscrimination(in_features, num_kernels, kernel_dim)
-        dense = nn.Linear(self.md.out_features, out_dim)
-        with torch.no_grad():
-            dense.weight.normal_(0.0, 0.05)  # W=Normal(0.05), train script l. 67
-            dense.bias.zero_()  # WeightNormLayer b = Constant(0.), nn.py l. 46
-        self.dense = weight_norm(dense, name="weight", dim=0)  # norm per output unit
-        with torch.no_grad():
-            self.dense.parametrizations.weight.original0.fill_(1.0)  # g = Constant(1.), nn.py l. 46
+        self.dense = weight_norm_layer(nn.Linear(self.md.out_features, out_dim))  # train script l. 67, g trained
         self.register_buffer("initialized", torch.tensor(False), persistent=True)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -209,12 +230,7 @@ class MinibatchDiscriminationHead(nn.Module):
         if bool(self.initialized) and not force:
             return False
         self.md.init_from_data(features, force=force)
-        h = self.md(features)
-        t = nn.functional.linear(h, self.dense.weight)  # x W, no bias
-        m = t.mean(dim=0)  # l. 83
-        inv_stdv = self.init_stdv / (t - m).square().mean(dim=0).sqrt()  # l. 85
-        g = self.dense.parametrizations.weight.original0  # [out_dim, 1]
-        g.mul_(inv_stdv.unsqueeze(1))  # l. 87: g <- g * inv_stdv
-        self.dense.bias.copy_(-m * inv_stdv)  # l. 87: b <- -m * inv_stdv
+        t = nn.functional.linear(self.md(features), self.dense.weight)  # x W, no bias
+        weight_norm_init_(self.dense, t, self.init_stdv, dims=(0,))
         self.initialized.fill_(True)
         return True
