@@ -356,7 +356,7 @@ class Batches:
 def train_row(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, iterations: int,
               compile_step: bool = False, log_every: int = 0, device: str = "cpu") -> tuple[list[dict], float]:
     """Train every (dataset, seed) run of a row as one batched model; metrics per run, seconds.
-    (``main`` calls it once per dataset, since the datasets' lengths differ.)"""
+    (``run_cells`` calls it once per (row, dataset) cell, since the datasets' lengths differ.)"""
     tricks = apply_tricks(row, proto.batch)
     runs = [(d, s) for d in datasets for s in seeds]
     net = Ensemble([2 * s + (d == "grid25") for d, s in runs],  # init seed per run, independent of the others
@@ -415,10 +415,10 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return mean, (statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan"))
 
 
-def summary(results: list[dict]) -> tuple[tuple[float, float], tuple[float, float]]:
-    """(modes, % high quality) of a cell's runs, each as (mean, standard error)."""
-    return (mean_se([r["modes_covered"] for r in results]),
-            mean_se([100 * r["high_quality_fraction"] for r in results]))
+def summary(results: list[dict]) -> dict[str, tuple[float, float]]:
+    """A cell of the table: its runs' modes and % high quality, each as (mean, standard error)."""
+    return {"modes": mean_se([r["modes_covered"] for r in results]),
+            "hq": mean_se([100 * r["high_quality_fraction"] for r in results])}
 
 
 def fmt(pair) -> str:
@@ -501,14 +501,13 @@ def merge(paths: list[Path]) -> tuple[dict, list[str], float]:
         for name, row in part["runs"].items():
             if name in table:
                 raise ValueError(f"row {name!r} is in more than one of {[str(p) for p in paths]}")
-            table[name] = {d: dict(zip(("modes", "hq"), summary([r for r in row["results"] if r["data"] == d])))
-                           for d in part["iterations"]}
+            table[name] = {d: summary([r for r in row["results"] if r["data"] == d]) for d in part["iterations"]}
     return table, datasets, wall
 
 
 def override(proto: Protocol, assignments: list[str]) -> Protocol:
     """``--set``: the protocol with FIELD=VALUE changes, each value parsed as the field's type."""
-    fields = {f.name: f for f in dataclasses.fields(proto)}
+    fields = [f.name for f in dataclasses.fields(proto)]
     changes = {}
     for item in assignments:
         name, sep, value = item.partition("=")
@@ -590,14 +589,14 @@ def main() -> None:
 
     def done(name: str, d: str, results: list[dict], seconds: float) -> None:
         cells[name, d] = results, seconds
-        modes, hq = summary(results)
-        print(f"{name:24s} {d:7s} modes {fmt(modes)}  HQ {fmt(hq)}%  per seed "
+        cell = summary(results)
+        print(f"{name:24s} {d:7s} modes {fmt(cell['modes'])}  HQ {fmt(cell['hq'])}%  per seed "
               f"{[(r['modes_covered'], round(100 * r['high_quality_fraction'], 1)) for r in results]}  "
               f"({iterations[d]} iterations, {seconds / 60:.1f} min; {(time.perf_counter() - started) / 60:.1f} min since start)",
               flush=True)
 
     run_cells(rows, args.data, seeds, proto, iterations, args, done)
-    table = {name: {d: dict(zip(("modes", "hq"), summary(cells[name, d][0]))) for d in args.data} for name in rows}
+    table = {name: {d: summary(cells[name, d][0]) for d in args.data} for name in rows}
     raw = {name: {"results": [r for d in args.data for r in cells[name, d][0]],
                   "seconds": {d: cells[name, d][1] for d in args.data}, "row": asdict(ROWS[name]),
                   "tricks": asdict(apply_tricks(ROWS[name], proto.batch))} for name in rows}
