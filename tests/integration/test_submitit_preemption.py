@@ -50,6 +50,13 @@ def _job_process(folder: Path) -> int | None:
     return None
 
 
+def reached_step(path) -> int:
+    """The iteration :class:`Pace` last noted, -1 before the first. The file is read once: ``write_text``
+    truncates before it writes, so a second read could see it empty (a race seen in CI on 11-27)."""
+    text = path.read_text() if path.exists() else ""
+    return int(text) if text else -1
+
+
 @pytest.mark.slow
 def test_submitit_signal_mid_step_requeues_and_ends_with_the_uninterrupted_weights(tmp_path):
     sweep = tmp_path / "multirun"
@@ -65,7 +72,7 @@ def test_submitit_signal_mid_step_requeues_and_ends_with_the_uninterrupted_weigh
     try:
         deadline = time.time() + 180
         reached = run_dir / "reached"
-        while not (reached.exists() and reached.read_text() and int(reached.read_text()) >= 6):
+        while reached_step(reached) < 6:
             assert launcher.poll() is None and time.time() < deadline, "training did not reach step 6"
             time.sleep(0.02)
         job = _job_process(sweep / ".submitit")
@@ -147,7 +154,7 @@ def test_under_ddp_a_signal_to_rank_1_alone_stops_both_ranks_after_the_same_iter
     try:
         deadline = time.time() + 180
         reached = run_dir / "reached"
-        while not (reached.exists() and reached.read_text() and int(reached.read_text()) >= 4):
+        while reached_step(reached) < 4:
             assert all(p.poll() is None for p in nodes) and time.time() < deadline, "training did not reach step 4"
             time.sleep(0.02)
         nodes[1].send_signal(signal.SIGUSR2)  # rank 1 alone: rank 0 learns it through the all-reduce
