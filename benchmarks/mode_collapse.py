@@ -6,7 +6,7 @@ when it has at least one high-quality sample. Mean ± standard error over seeds.
 
     python benchmarks/mode_collapse.py                                   # cpu protocol, GAN row, 5 seeds (~18 min on 1 core)
     python benchmarks/mode_collapse.py --jobs 2 --out results.json       # the same, one process per dataset (~13 min on 2 cores)
-    python benchmarks/mode_collapse.py --rows all --jobs 2 --out results.json   # whole table (~2.7 h on 2 cores; see "Cost")
+    python benchmarks/mode_collapse.py --rows all --jobs 2 --out results.json   # whole table (~2.9 h on 2 cores; see "Cost")
     python benchmarks/mode_collapse.py --set d_hidden=200 g_depth=4 --data grid25   # a variant of the protocol (not its numbers)
     python benchmarks/mode_collapse.py --rows "label smoothing" "virtual BN" --jobs 2   # rows by name (quote the spaces)
     python benchmarks/mode_collapse.py --rows all --quick                # whole table, 2 seeds x 1,500 iterations (a smoke run, not numbers)
@@ -124,6 +124,11 @@ grid25, and minutes for 22k / 44k iterations:
   grid25 at 44k (89.0-89.5%), D 100 (83.8%), LeakyReLU units (76.5%). The minibatch-discrimination
   rows are 45% of the table: o(x) is O(kernels x batch^2) per step whatever the nets, and gan-lab's
   trick defaults (100 kernels x 5 dims) are kept.
+  The table itself, 2026-11-27 (two parts with --jobs 2; README "Mode collapse"; per-seed numbers in
+  benchmarks/results/mode_collapse_cpu_2026-11-27_*.json): minibatch discrimination 22.4 / 63.9 min,
+  all five 24.2 / 49.0 (88.3 min of wall time), GAN 4.9 / 11.3, feature matching 4.7 / 11.5, label
+  smoothing 4.6 / 11.4, historical averaging 5.0 / 12.8, virtual BN 6.1 / 15.5 (44.8 min); with
+  PacGAN2/3/4 (~40 min) the whole table takes ~2.9 h.
 
 Speed and baseline work of 2026-11-27 (one quiet thread unless said; this machine drifts +-20% within
 minutes, so single --time-only figures are +-20%; "two at once" = two runs sharing the 2 cores):
