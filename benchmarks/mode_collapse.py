@@ -128,7 +128,7 @@ grid25, and minutes for 22k / 44k iterations:
   benchmarks/results/mode_collapse_cpu_2026-11-27_*.json): minibatch discrimination 22.4 / 63.9 min,
   all five 24.2 / 49.0 (88.3 min of wall time), GAN 4.9 / 11.3, feature matching 4.7 / 11.5, label
   smoothing 4.6 / 11.4, historical averaging 5.0 / 12.8, virtual BN 6.1 / 15.5 (44.8 min); with
-  PacGAN2/3/4 (~40 min) the whole table takes ~2.9 h.
+  PacGAN2/3/4 (~45 min; PacGAN4's ring8 cell took 9.5 min, not the 7.7 estimated) the whole table takes ~3 h.
 
 Speed and baseline work of 2026-11-27 (one quiet thread unless said; this machine drifts +-20% within
 minutes, so single --time-only figures are +-20%; "two at once" = two runs sharing the 2 cores):
