@@ -9,6 +9,7 @@ when it has at least one high-quality sample. Mean ± standard error over seeds.
     python benchmarks/mode_collapse.py --rows all --jobs 2 --out results.json   # whole table (~2.9 h on 2 cores; see "Cost")
     python benchmarks/mode_collapse.py --set d_hidden=200 g_depth=4 --data grid25   # a variant of the protocol (not its numbers)
     python benchmarks/mode_collapse.py --rows "label smoothing" "virtual BN" --jobs 2   # rows by name (quote the spaces)
+    python benchmarks/mode_collapse.py --rows "historical averaging" --trick historical_averaging.weight=0.1   # a trick's conf/trick default changed (a variant row)
     python benchmarks/mode_collapse.py --rows all --quick                # whole table, 2 seeds x 1,500 iterations (a smoke run, not numbers)
     python benchmarks/mode_collapse.py --protocol pacgan --rows GAN PacGAN2 PacGAN3 PacGAN4   # GPU
     python benchmarks/mode_collapse.py --protocol pacgan --time-only     # cost per iteration here
@@ -262,6 +263,8 @@ class Row:
     pack: int = 1
     tricks: tuple[str, ...] = ()
     note: str = ""
+    # ``--trick``: (``trick.field``, value) changes to the tricks' conf/trick/<name>.yaml defaults
+    options: tuple[tuple[str, str], ...] = ()
 
 
 IMPROVED_GAN = ("feature_matching", "minibatch_discrimination", "historical_averaging", "label_smoothing", "virtual_bn")
@@ -296,9 +299,11 @@ PUBLISHED = {
 }
 
 
-def trick_objects(names: tuple[str, ...], batch: int, seed: int = 0) -> dict:
+def trick_objects(names: tuple[str, ...], batch: int, seed: int = 0,
+                  options: tuple[tuple[str, str], ...] = ()) -> dict:
     """gan-lab's own trick objects, built from conf/trick/<name>.yaml as ``trick=<name>`` builds them
-    (``${data.batch_size}`` = the benchmark's batch, ``${seed}`` = ``seed``): their defaults are the row's."""
+    (``${data.batch_size}`` = the benchmark's batch, ``${seed}`` = ``seed``): their defaults are the row's,
+    changed by ``options`` ((``trick.field``, value) pairs: ``train.py``'s ``tricks.<trick>.<field>=value``)."""
     if not names:
         return {}
     from hydra.utils import instantiate
@@ -306,13 +311,51 @@ def trick_objects(names: tuple[str, ...], batch: int, seed: int = 0) -> dict:
 
     cfg = OmegaConf.create({"data": {"batch_size": batch}, "seed": seed,
                             "tricks": {name: OmegaConf.load(TRICK_CONF / f"{name}.yaml") for name in names}})
+    for key, value in options:
+        trick, _, field = key.partition(".")
+        if trick not in names:
+            raise ValueError(f"--trick {key}={value}: {trick!r} is not one of this row's tricks {list(names)}")
+        known = [k for k in cfg.tricks[trick] if k != "_target_"]
+        if field not in known:
+            raise ValueError(f"--trick {key}={value}: {trick} has no field {field!r}; its fields "
+                             f"(conf/trick/{trick}.yaml): {known}")
+        new, old = OmegaConf.from_dotlist([f"v={value}"]).v, cfg.tricks[trick][field]
+        if not (type(new) is type(old) or (isinstance(old, float) and type(new) is int) or old is None):
+            raise ValueError(f"--trick {key}={value}: expected a {type(old).__name__} like the default {old!r}")
+        cfg.tricks[trick][field] = new
     return {name: instantiate(cfg.tricks[name]) for name in names}
+
+
+def with_options(rows: dict[str, Row], items: list[str]) -> dict[str, Row]:
+    """``--trick TRICK.FIELD=VALUE ...``: every row that uses TRICK gets the change, and a name that says
+    it (``historical averaging (historical_averaging.weight=0.1)``), so that variants merge into one table
+    beside the defaults' rows. Refuses a change no row of ``rows`` can take, before anything is trained."""
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        trick, dot, field = key.partition(".")
+        if not (sep and dot and trick and field and value):
+            raise ValueError(f"--trick {item!r}: expected TRICK.FIELD=VALUE, e.g. historical_averaging.weight=0.1")
+        if not any(trick in row.tricks for row in rows.values()):
+            raise ValueError(f"--trick {item!r}: no row of {list(rows)} uses {trick!r} "
+                             f"(rows with it: {[n for n, r in ROWS.items() if trick in r.tricks]})")
+        pairs.append((trick, key, value))
+    out = {}
+    for name, row in rows.items():
+        mine = tuple((key, value) for trick, key, value in pairs if trick in row.tricks)
+        if mine:
+            row = dataclasses.replace(row, options=row.options + mine)
+            name = f"{name} ({', '.join(f'{k}={v}' for k, v in mine)})"
+        out[name] = row
+    for row in out.values():
+        trick_objects(row.tricks, 100, options=row.options)  # a bad field or value fails here, not after hours
+    return out
 
 
 def apply_tricks(row: Row, batch: int) -> Tricks:
     """The row's Improved-GAN tricks for the batched nets (mode_collapse_nets.py), with the
     hyper-parameters of gan-lab's trick objects built from conf/trick/*.yaml."""
-    objs = trick_objects(row.tricks, batch)
+    objs = trick_objects(row.tricks, batch, options=row.options)
     fm, md = objs.get("feature_matching"), objs.get("minibatch_discrimination")
     ha, ls, vbn = objs.get("historical_averaging"), objs.get("label_smoothing"), objs.get("virtual_bn")
     return Tricks(
@@ -453,28 +496,27 @@ def markdown(table: dict, datasets: list[str]) -> str:
 
 def _train_cell(job: tuple) -> tuple[str, str, list[dict], float]:
     """One (row, dataset) cell of the table: that dataset's runs of the row as one batched model."""
-    threads, name, data, seeds, proto, iterations, compile_step, log_every, device = job
+    threads, name, row, data, seeds, proto, iterations, compile_step, log_every, device = job
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)  # as main(): a spawned process starts with the CPU's defaults
-    results, seconds = train_row(ROWS[name], [data], seeds, proto, iterations, compile_step, log_every, device)
+    results, seconds = train_row(row, [data], seeds, proto, iterations, compile_step, log_every, device)
     return name, data, results, seconds
 
 
-def cell_cost(name: str, iterations: int) -> float:
+def cell_cost(row: Row, iterations: int) -> float:
     """Relative cost of a cell (GAN iteration = 1), for scheduling the longest cells first: a
     minibatch-discrimination row costs ~4x a GAN iteration, packing m ~1 + 0.3 (m - 1) (see "Cost")."""
-    row = ROWS[name]
     return iterations * (4.0 if "minibatch_discrimination" in row.tricks else 1.0 + 0.3 * (row.pack - 1))
 
 
-def run_cells(rows: list[str], datasets: list[str], seeds: list[int], proto: Protocol, iterations: dict[str, int],
+def run_cells(rows: dict[str, Row], datasets: list[str], seeds: list[int], proto: Protocol, iterations: dict[str, int],
               args, done) -> None:
     """Every (row, dataset) cell, each dataset's runs of a row as one batched model (its own length and
     lr schedule). With ``--jobs N`` the cells go to N single-threaded processes, the costliest first
     (so the cores stay busy to the end); ``done(name, data, results, seconds)`` is called as each ends."""
     cells = [(name, d) for name in rows for d in datasets]
-    jobs = [(args.threads, name, d, seeds, proto, iterations[d], args.compile, args.log_every, args.device)
-            for name, d in sorted(cells, key=lambda c: -cell_cost(c[0], iterations[c[1]]))]
+    jobs = [(args.threads, name, rows[name], d, seeds, proto, iterations[d], args.compile, args.log_every, args.device)
+            for name, d in sorted(cells, key=lambda c: -cell_cost(rows[c[0]], iterations[c[1]]))]
     if args.jobs <= 1 or len(jobs) == 1:
         for job in jobs:
             done(*_train_cell(job))
@@ -543,6 +585,9 @@ def main() -> None:
     parser.add_argument("--log-every", type=int, default=0, help="print every run's metrics every N iterations")
     parser.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE",
                         help="change protocol fields, e.g. --set d_hidden=128 lr=2e-3 (a variant, not the protocol's numbers)")
+    parser.add_argument("--trick", nargs="+", default=[], metavar="TRICK.FIELD=VALUE",
+                        help="change a trick's conf/trick default in the rows that use it, e.g. --trick "
+                             "historical_averaging.weight=0.1 (train.py's tricks.historical_averaging.weight; a variant row)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--merge", nargs="+", type=Path, metavar="OUT_JSON",
                         help="print the table of earlier --out files (rows run in parts) and their summed wall time")
@@ -567,10 +612,14 @@ def main() -> None:
             proto = override(proto, args.set)
         except ValueError as err:
             parser.error(str(err))
-    rows = list(ROWS) if args.rows == ["all"] else args.rows
-    unknown = [name for name in rows if name not in ROWS]
+    names = list(ROWS) if args.rows == ["all"] else args.rows
+    unknown = [name for name in names if name not in ROWS]
     if unknown:
         parser.error(f"unknown row(s) {unknown}: choose from {list(ROWS)} or 'all' (quote names with spaces)")
+    try:
+        rows = with_options({name: ROWS[name] for name in names}, args.trick)
+    except ValueError as err:
+        parser.error(str(err))
     n_seeds = proto.quick_seeds if args.quick and proto.quick_seeds else proto.seeds
     seeds = args.seeds if args.seeds is not None else list(range(n_seeds))
     quick = proto.quick_iterations if args.quick and proto.quick_iterations else 0
@@ -583,7 +632,7 @@ def main() -> None:
     if args.time_only:
         for name in rows:
             for d in args.data:
-                sec = time_per_iteration(ROWS[name], [d], seeds, proto, 200, args.compile, args.device)
+                sec = time_per_iteration(rows[name], [d], seeds, proto, 200, args.compile, args.device)
                 print(f"{name:24s} {d:7s} {len(seeds):2d} run(s) batched: {1e3 * sec:7.2f} ms/iteration "
                       f"({1e3 * sec / len(seeds):.2f} ms per run-iteration); {iterations[d]} iterations -> "
                       f"{sec * iterations[d] / 60:.1f} min", flush=True)
@@ -603,8 +652,8 @@ def main() -> None:
     run_cells(rows, args.data, seeds, proto, iterations, args, done)
     table = {name: {d: summary(cells[name, d][0]) for d in args.data} for name in rows}
     raw = {name: {"results": [r for d in args.data for r in cells[name, d][0]],
-                  "seconds": {d: cells[name, d][1] for d in args.data}, "row": asdict(ROWS[name]),
-                  "tricks": asdict(apply_tricks(ROWS[name], proto.batch))} for name in rows}
+                  "seconds": {d: cells[name, d][1] for d in args.data}, "row": asdict(rows[name]),
+                  "tricks": asdict(apply_tricks(rows[name], proto.batch))} for name in rows}
     wall = time.perf_counter() - started
     print(f"\n{command}\n{datetime.date.today().isoformat()}, protocol {args.protocol}, {len(seeds)} seeds; iterations: "
           f"{per_data}; {EVAL_SAMPLES} samples, {args.threads} thread(s); wall time {wall / 60:.1f} min\n")

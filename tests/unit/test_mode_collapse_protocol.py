@@ -26,12 +26,36 @@ def test_set_parses_each_value_as_its_fields_type_and_refuses_unknown_fields():
         mc.override(proto, ["data_iterations=3"])
 
 
+def test_trick_option_changes_the_rows_that_use_the_trick_and_names_them():
+    rows = mc.with_options({n: mc.ROWS[n] for n in ("GAN", "historical averaging", "all five")},
+                           ["historical_averaging.weight=0.1"])
+    assert list(rows) == ["GAN", "historical averaging (historical_averaging.weight=0.1)",
+                          "all five (historical_averaging.weight=0.1)"]
+    assert rows["GAN"] == mc.ROWS["GAN"]
+    assert mc.apply_tricks(rows["historical averaging (historical_averaging.weight=0.1)"], 100).historical_weight == 0.1
+    assert mc.apply_tricks(mc.ROWS["historical averaging"], 100).historical_weight == 1.0  # conf/trick's default
+    both = mc.with_options({"all five": mc.ROWS["all five"]}, ["label_smoothing.real_target=0.8", "feature_matching.weight=2"])
+    tricks = mc.apply_tricks(both["all five (label_smoothing.real_target=0.8, feature_matching.weight=2)"], 100)
+    assert (tricks.real_target, tricks.fm_weight, tricks.historical_weight) == (0.8, 2.0, 1.0)
+
+
+@pytest.mark.parametrize("item, match", [
+    ("historical_averaging=0.1", "expected TRICK.FIELD=VALUE"),
+    ("label_smoothing.real_target=0.8", r"no row of \['historical averaging'\] uses 'label_smoothing'.*'label smoothing', 'all five'"),
+    ("historical_averaging.lambda=0.1", r"has no field 'lambda'; its fields .*\['weight'\]"),
+    ("historical_averaging.weight=big", "expected a float like the default 1.0"),
+])
+def test_trick_option_refuses_what_no_row_can_take_before_training(item, match):
+    with pytest.raises(ValueError, match=match):
+        mc.with_options({"historical averaging": mc.ROWS["historical averaging"]}, [item])
+
+
 def test_the_costliest_cells_are_scheduled_first():
     iters = {"ring8": 1000, "grid25": 3000}
     order = sorted(((n, d) for n in ("GAN", "PacGAN4", "minibatch discrimination") for d in iters),
-                   key=lambda c: -mc.cell_cost(c[0], iters[c[1]]))
+                   key=lambda c: -mc.cell_cost(mc.ROWS[c[0]], iters[c[1]]))
     assert order[:2] == [("minibatch discrimination", "grid25"), ("PacGAN4", "grid25")]
-    assert mc.cell_cost("PacGAN4", 1000) == pytest.approx(1900.0)  # 1 + 0.3 x 3
+    assert mc.cell_cost(mc.ROWS["PacGAN4"], 1000) == pytest.approx(1900.0)  # 1 + 0.3 x 3
     assert order[-1] == ("GAN", "ring8")
 
 
@@ -40,7 +64,7 @@ def test_every_cell_is_trained_once_in_this_process_or_in_a_pool(jobs):
     proto = mc.override(mc.PROTOCOLS["cpu"], ["g_hidden=8", "d_hidden=8"])
     args = argparse.Namespace(threads=1, compile=False, log_every=0, device="cpu", jobs=jobs)
     seen = []
-    mc.run_cells(["GAN", "PacGAN2"], ["ring8", "grid25"], [0, 1], proto, {"ring8": 3, "grid25": 5}, args,
+    mc.run_cells({n: mc.ROWS[n] for n in ("GAN", "PacGAN2")}, ["ring8", "grid25"], [0, 1], proto, {"ring8": 3, "grid25": 5}, args,
                  lambda name, d, results, seconds: seen.append((name, d, [(r["data"], r["seed"]) for r in results])))
     assert sorted(seen) == sorted((n, d, [(d, 0), (d, 1)]) for n in ("GAN", "PacGAN2") for d in ("ring8", "grid25"))
 
