@@ -6,7 +6,7 @@ when it has at least one high-quality sample. Mean ± standard error over seeds.
 
     python benchmarks/mode_collapse.py                                   # cpu protocol, GAN row, 5 seeds (~18 min on 1 core)
     python benchmarks/mode_collapse.py --jobs 2 --out results.json       # the same, one process per dataset (~13 min on 2 cores)
-    python benchmarks/mode_collapse.py --rows all --jobs 2 --out results.json   # whole table (~2.9 h on 2 cores; see "Cost")
+    python benchmarks/mode_collapse.py --rows all --jobs 2 --out results.json   # whole table (~2.8 h on 2 cores; see "Cost")
     python benchmarks/mode_collapse.py --set d_hidden=200 g_depth=4 --data grid25   # a variant of the protocol (not its numbers)
     python benchmarks/mode_collapse.py --rows "label smoothing" "virtual BN" --jobs 2   # rows by name (quote the spaces)
     python benchmarks/mode_collapse.py --rows "historical averaging" --trick historical_averaging.weight=0.1   # a trick's conf/trick default changed (a variant row)
@@ -129,7 +129,7 @@ grid25, and minutes for 22k / 44k iterations:
   benchmarks/results/mode_collapse_cpu_2026-11-27_*.json): minibatch discrimination 22.4 / 63.9 min,
   all five 24.2 / 49.0 (88.3 min of wall time), GAN 4.9 / 11.3, feature matching 4.7 / 11.5, label
   smoothing 4.6 / 11.4, historical averaging 5.0 / 12.8, virtual BN 6.1 / 15.5 (44.8 min); with
-  PacGAN2/3/4 (~45 min; PacGAN4's ring8 cell took 9.5 min, not the 7.7 estimated) the whole table takes ~3 h.
+  PacGAN2/3/4 (37.6 min) the whole table took 170.7 min (2.8 h).
 
 Speed and baseline work of 2026-11-27 (one quiet thread unless said; this machine drifts +-20% within
 minutes, so single --time-only figures are +-20%; "two at once" = two runs sharing the 2 cores):
