@@ -210,9 +210,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.mode_collapse_nets import INIT_EXAMPLES, Ensemble, Tricks, fused_md_pair_sums, simultaneous_step  # noqa: E402
+from benchmarks.mode_collapse_nets import (INIT_EXAMPLES, Ensemble, Tricks, fused_md_pair_sums, pack_fake,  # noqa: E402
+                                           simultaneous_step)
 from gan_lab.data.datasets import mixture_means  # noqa: E402
 from gan_lab.metrics.modes import mode_metrics  # noqa: E402
 
@@ -402,9 +404,12 @@ class Batches:
 
 # ---- one row -------------------------------------------------------------------------------------
 def train_row(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, iterations: int,
-              compile_step: bool = False, log_every: int = 0, device: str = "cpu") -> tuple[list[dict], float]:
+              compile_step: bool = False, log_every: int = 0, device: str = "cpu",
+              trace_runs: bool = False) -> tuple[list[dict], float]:
     """Train every (dataset, seed) run of a row as one batched model; metrics per run, seconds.
-    (``run_cells`` calls it once per (row, dataset) cell, since the datasets' lengths differ.)"""
+    (``run_cells`` calls it once per (row, dataset) cell, since the datasets' lengths differ.)
+    ``log_every``: every run's modes / % high quality every N iterations, with ``trace_runs`` also
+    :func:`trace`'s figures (neither changes the training: same numbers with and without)."""
     tricks = apply_tricks(row, proto.batch)
     runs = [(d, s) for d in datasets for s in seeds]
     net = Ensemble([2 * s + (d == "grid25") for d, s in runs],  # init seed per run, independent of the others
@@ -421,6 +426,7 @@ def train_row(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, 
     opt_d = torch.optim.Adam(net.d_params(), lr=proto.lr, betas=(proto.beta1, 0.999), eps=1e-8, fused=True)
     opt_g = torch.optim.Adam(net.g_params(), lr=proto.lr, betas=(proto.beta1, 0.999), eps=1e-8, fused=True)
     step = torch.compile(simultaneous_step) if compile_step else simultaneous_step
+    initial = [[p.detach().clone() for p in params] for params in (net.g_params(), net.d_params())] if trace_runs else None
     K, m, B = len(runs), row.pack, proto.batch
     started = time.perf_counter()
     for it in range(iterations):
@@ -430,17 +436,56 @@ def train_row(row: Row, datasets: list[str], seeds: list[int], proto: Protocol, 
             lr = proto.lr * (1 - (1 - proto.lr_final_frac) * frac)
             for opt in (opt_d, opt_g):
                 opt.param_groups[0]["lr"] = lr
-        z = torch.stack([torch.randn(m, B, proto.z_dim, generator=gk) for gk in gens])
-        step(net, opt_d, opt_g, batches.next().to(device, non_blocking=True), z.to(device, non_blocking=True))
+        z = torch.stack([torch.randn(m, B, proto.z_dim, generator=gk) for gk in gens]).to(device, non_blocking=True)
+        real = batches.next().to(device, non_blocking=True)
+        step(net, opt_d, opt_g, real, z)
         if log_every and (it + 1) % log_every == 0:
             res = evaluate(net, runs, proto)
             print(f"    it {it + 1:6d}  " + "  ".join(
                 f"{d[:4]}/{s}:{r['modes_covered']}/{100 * r['high_quality_fraction']:.0f}%" for (d, s), r in zip(runs, res)),
                 flush=True)
+            if trace_runs:
+                for (d, s), t in zip(runs, trace(net, real, z, initial)):
+                    print(f"      {d[:4]}/{s}: " + "  ".join(f"{k} {v:.3g}" for k, v in t.items()), flush=True)
     if device != "cpu":
         torch.cuda.synchronize()  # the queued steps count
     seconds = time.perf_counter() - started
     return evaluate(net, runs, proto), seconds
+
+
+def trace(net: Ensemble, real: torch.Tensor, z: torch.Tensor, start: list[list[torch.Tensor]]) -> list[dict[str, float]]:
+    """``--trace``, per run, on a batch (``real`` [K, B, 2m], ``z`` [K, m, B, z_dim]): D's mean logit on
+    the real and the fake batch (d_real, d_fake); how far each player is from its initial parameters
+    ``start`` = [G's, D's] (g_moved, d_moved: L2 norms over all its parameters); the norm of G's
+    gradient of the non-saturating term softplus(-D(G(z))) (g_adv_grad); with historical averaging, the
+    norm of G's gradient of its penalty (g_hist_grad = 2 lambda ||theta - theta_bar||); with minibatch
+    discrimination, the mean o(x) sum before the bias in the real and the fake batch (o_real, o_fake).
+    Leaves the training as it was (G's batch-norm running statistics are put back)."""
+    K, B = net.K, real.shape[1]
+
+    def norms(tensors) -> torch.Tensor:  # [K]: each model's L2 norm over all the tensors' slices
+        return torch.stack([t.detach().reshape(K, -1).square().sum(1) for t in tensors]).sum(0).sqrt()
+
+    running = [t.clone() for t in net.run_mean + net.run_var]
+    fake = pack_fake(net.generate(z, train=True))
+    features = net.features(torch.cat([real, fake], dim=1))
+    d_real, d_fake = net.head_sets(features, 2)
+    g_params = net.g_params()
+    out = {"d_real": d_real.detach().mean(1), "d_fake": d_fake.detach().mean(1),
+           "g_moved": norms([p - q for p, q in zip(g_params, start[0])]),
+           "d_moved": norms([p - q for p, q in zip(net.d_params(), start[1])]),
+           "g_adv_grad": norms(torch.autograd.grad(F.softplus(-d_fake).mean(1).sum(), g_params))}
+    if net.history is not None and "g" in net.history.averages:
+        out["g_hist_grad"] = norms(torch.autograd.grad(net.history.penalty("g", g_params).sum(), g_params))
+    if net.md_kernels:
+        with torch.no_grad():
+            M = net.md_project(features)
+            out["o_real"] = net.md_set_sums(M[:, :B]).mean((1, 2))
+            out["o_fake"] = net.md_set_sums(M[:, B:]).mean((1, 2))
+    with torch.no_grad():
+        for t, saved in zip(net.run_mean + net.run_var, running):
+            t.copy_(saved)
+    return [{k: float(v[i]) for k, v in out.items()} for i in range(K)]
 
 
 @torch.no_grad()
@@ -496,10 +541,10 @@ def markdown(table: dict, datasets: list[str]) -> str:
 
 def _train_cell(job: tuple) -> tuple[str, str, list[dict], float]:
     """One (row, dataset) cell of the table: that dataset's runs of the row as one batched model."""
-    threads, name, row, data, seeds, proto, iterations, compile_step, log_every, device = job
+    threads, name, row, data, seeds, proto, iterations, compile_step, log_every, device, trace_runs = job
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)  # as main(): a spawned process starts with the CPU's defaults
-    results, seconds = train_row(row, [data], seeds, proto, iterations, compile_step, log_every, device)
+    results, seconds = train_row(row, [data], seeds, proto, iterations, compile_step, log_every, device, trace_runs)
     return name, data, results, seconds
 
 
@@ -515,7 +560,8 @@ def run_cells(rows: dict[str, Row], datasets: list[str], seeds: list[int], proto
     lr schedule). With ``--jobs N`` the cells go to N single-threaded processes, the costliest first
     (so the cores stay busy to the end); ``done(name, data, results, seconds)`` is called as each ends."""
     cells = [(name, d) for name in rows for d in datasets]
-    jobs = [(args.threads, name, rows[name], d, seeds, proto, iterations[d], args.compile, args.log_every, args.device)
+    jobs = [(args.threads, name, rows[name], d, seeds, proto, iterations[d], args.compile, args.log_every, args.device,
+             args.trace)
             for name, d in sorted(cells, key=lambda c: -cell_cost(rows[c[0]], iterations[c[1]]))]
     if args.jobs <= 1 or len(jobs) == 1:
         for job in jobs:
@@ -583,6 +629,8 @@ def main() -> None:
     parser.add_argument("--time-only", action="store_true", help="only measure the cost per iteration (200 iterations)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the nets and steps there, in every --jobs process)")
     parser.add_argument("--log-every", type=int, default=0, help="print every run's metrics every N iterations")
+    parser.add_argument("--trace", action="store_true",
+                        help="with --log-every: also each run's D logits, parameter drift, G's gradient norms, o(x) (see trace())")
     parser.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE",
                         help="change protocol fields, e.g. --set d_hidden=128 lr=2e-3 (a variant, not the protocol's numbers)")
     parser.add_argument("--trick", nargs="+", default=[], metavar="TRICK.FIELD=VALUE",
@@ -600,6 +648,8 @@ def main() -> None:
         print(f"{len(args.merge)} part(s), {len(table)} row(s), summed wall time {wall / 60:.1f} min\n")
         print(markdown(table, datasets))
         return
+    if args.trace and not args.log_every:
+        parser.error("--trace prints at each --log-every N: give both (e.g. --log-every 1000 --trace)")
     torch.set_num_threads(args.threads)
     # Denormals flushed to zero: minibatch discrimination's exp(-||M_i - M_j||_1) underflows into them for
     # far pairs (5% of the pairs after its init), and the CPU computes them ~50x slower; its o(x) took

@@ -62,7 +62,7 @@ def test_the_costliest_cells_are_scheduled_first():
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_every_cell_is_trained_once_in_this_process_or_in_a_pool(jobs):
     proto = mc.override(mc.PROTOCOLS["cpu"], ["g_hidden=8", "d_hidden=8"])
-    args = argparse.Namespace(threads=1, compile=False, log_every=0, device="cpu", jobs=jobs)
+    args = argparse.Namespace(threads=1, compile=False, log_every=0, device="cpu", jobs=jobs, trace=False)
     seen = []
     mc.run_cells({n: mc.ROWS[n] for n in ("GAN", "PacGAN2")}, ["ring8", "grid25"], [0, 1], proto, {"ring8": 3, "grid25": 5}, args,
                  lambda name, d, results, seconds: seen.append((name, d, [(r["data"], r["seed"]) for r in results])))
@@ -146,3 +146,53 @@ def test_merge_rebuilds_the_table_of_parts_and_refuses_mixed_protocols(tmp_path)
         mc.merge([part("a.json", ["GAN"]), part("c.json", ["PacGAN3"], seeds=(0, 1, 2))])
     with pytest.raises(ValueError, match="'GAN' is in more than one"):
         mc.merge([part("a.json", ["GAN"]), part("d.json", ["GAN"])])
+
+
+def _tiny_row(name, *options):
+    proto = mc.override(mc.PROTOCOLS["cpu"], ["g_hidden=8", "d_hidden=8", "batch=20"])
+    rows = mc.with_options({name: mc.ROWS[name]}, list(options))
+    return proto, next(iter(rows.values()))
+
+
+def test_trace_gives_hand_computed_figures_and_leaves_the_training_as_it_was(capsys):
+    proto, row = _tiny_row("historical averaging", "historical_averaging.weight=0.5")
+    plain, _ = mc.train_row(row, ["ring8"], [0, 1], proto, 30)
+    traced, _ = mc.train_row(row, ["ring8"], [0, 1], proto, 30, log_every=10, trace_runs=True)
+    assert traced == plain  # the trace and the logging change nothing
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("ring/")]
+    assert len(lines) == 6 and all("g_hist_grad" in line and "d_moved" in line for line in lines)
+
+    net = nets.Ensemble([0, 2], z_dim=2, g_hidden=8, g_depth=2, d_hidden=8, d_depth=2, pieces=2,
+                        tricks=mc.apply_tricks(row, 20))
+    start = [[p.detach().clone() for p in ps] for ps in (net.g_params(), net.d_params())]
+    opt_d = torch.optim.Adam(net.d_params(), lr=1e-2)
+    opt_g = torch.optim.Adam(net.g_params(), lr=1e-2)
+    real = torch.stack([mc.make_dataset("ring8", s, 20, 1) for s in (0, 1)])
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        z = torch.randn(2, 1, 20, 2, generator=gen)
+        nets.simultaneous_step(net, opt_d, opt_g, real, z)
+    running = [t.clone() for t in net.run_mean + net.run_var]
+    t = mc.trace(net, real, z, start)
+    assert all(torch.equal(a, b) for a, b in zip(running, net.run_mean + net.run_var))
+    for k in range(2):
+        with torch.no_grad():
+            moved = sum(((p - q)[k] ** 2).sum() for p, q in zip(net.g_params(), start[0])).sqrt()
+            off_mean = sum(((p - a)[k] ** 2).sum() for p, a in zip(net.g_params(), net.history.averages["g"])).sqrt()
+        assert t[k]["g_moved"] == pytest.approx(float(moved), rel=1e-5) and t[k]["g_moved"] > 0
+        assert t[k]["g_hist_grad"] == pytest.approx(2 * 0.5 * float(off_mean), rel=1e-5)  # grad of lambda ||.||^2
+    fake = nets.pack_fake(net.generate(z, train=True))
+    logits = net.discriminate(torch.cat([real, fake], dim=1))
+    assert [r["d_real"] for r in t] == pytest.approx(logits[:, :20].mean(1).tolist(), rel=1e-5)
+    assert [r["d_fake"] for r in t] == pytest.approx(logits[:, 20:].mean(1).tolist(), rel=1e-5)
+
+
+def test_trace_reports_minibatch_discriminations_o_sums_and_needs_log_every(capsys):
+    proto, row = _tiny_row("minibatch discrimination")
+    mc.train_row(row, ["ring8"], [0], proto, 4, log_every=4, trace_runs=True)
+    line = [x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("ring/0")][0]
+    assert "o_real" in line and "o_fake" in line and "g_hist_grad" not in line
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "benchmarks/mode_collapse.py", "--trace"], capture_output=True, text=True)
+    assert out.returncode == 2 and "--trace prints at each --log-every N" in out.stderr
