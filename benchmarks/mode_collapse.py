@@ -10,6 +10,7 @@ when it has at least one high-quality sample. Mean ± standard error over seeds.
     python benchmarks/mode_collapse.py --set d_hidden=200 g_depth=4 --data grid25   # a variant of the protocol (not its numbers)
     python benchmarks/mode_collapse.py --rows "label smoothing" "virtual BN" --jobs 2   # rows by name (quote the spaces)
     python benchmarks/mode_collapse.py --rows "historical averaging" --trick historical_averaging.weight=0.1   # a trick's conf/trick default changed (a variant row)
+    python benchmarks/mode_collapse.py --rows "historical averaging" --data ring8 --seeds 0 --log-every 5500 --trace   # why a row fails: D logits, drift from init, G's gradients
     python benchmarks/mode_collapse.py --rows all --quick                # whole table, 2 seeds x 1,500 iterations (a smoke run, not numbers)
     python benchmarks/mode_collapse.py --protocol pacgan --rows GAN PacGAN2 PacGAN3 PacGAN4   # GPU
     python benchmarks/mode_collapse.py --protocol pacgan --time-only     # cost per iteration here
