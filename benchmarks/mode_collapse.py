@@ -285,7 +285,8 @@ ROWS: dict[str, Row] = {
     "PacGAN4": Row(pack=4, note="D sees 4 samples concatenated"),
 }
 
-# Published rows: (modes, % high quality) as (mean, s.e.) or bare means; by dataset.
+# Published rows: (modes, % high quality) as (mean, s.e.) or bare means; by dataset. PacGAN's as in
+# github.com/fjxmlzn/PacGAN synthetic_data_experiments/results/Table1.png (its reverse-KL column is not measured here).
 PUBLISHED = {
     "PacGAN (Lin et al. 2018) Table 1, 10 trials, mean ± s.e.": {
         "GAN": {"ring8": ((6.3, 0.5), (98.2, 0.2)), "grid25": ((17.3, 0.8), (94.8, 0.7))},
