@@ -354,9 +354,8 @@ def with_options(rows: dict[str, Row], items: list[str]) -> dict[str, Row]:
         if mine:
             row = dataclasses.replace(row, options=row.options + mine)
             name = f"{name} ({', '.join(f'{k}={v}' for k, v in mine)})"
+            trick_objects(row.tricks, 100, options=row.options)  # a bad field or value fails here, not after hours
         out[name] = row
-    for row in out.values():
-        trick_objects(row.tricks, 100, options=row.options)  # a bad field or value fails here, not after hours
     return out
 
 
