@@ -4,14 +4,21 @@ from any directory; ``logger=tensorboard`` names the extra it needs.
 The wheel is built the way PyPI users and ``python -m build`` get it (an sdist first, the wheel from
 the sdist, so a file missing from the sdist fails here too), offline: ``--no-build-isolation`` uses
 this environment's setuptools, ``--no-index`` never reaches an index. It is installed into a fresh
-venv created with ``--system-site-packages`` (torch, Lightning and Hydra come from this environment,
-nothing is downloaded) and run from an empty directory, where no ``conf/`` exists.
+venv that sees the packages of the environment running the tests (torch, Lightning and Hydra come from
+there, nothing is downloaded) and run from an empty directory, where no ``conf/`` exists.
+
+Which environment that is: the tests may run in a virtualenv, a conda env or the system interpreter.
+``venv --system-site-packages`` would see the *base* interpreter's packages, not an outer virtualenv's
+(where torch and Hydra are), so the inner venv gets a ``.pth`` file instead that adds this
+interpreter's own site directories (``site.getsitepackages()``, and the user site where enabled) with
+``site.addsitedir``, which also runs their ``.pth`` files.
 """
 from __future__ import annotations
 
 import os
 import re
 import shutil
+import site
 import subprocess
 import sys
 import tomllib
@@ -80,19 +87,47 @@ def wheel_venv(tmp_path_factory) -> tuple[Path, Path]:
                     "-w", str(work / "dist"), str(sdist)], env=quiet, check=True, capture_output=True, timeout=120)
     (wheel,) = (work / "dist").glob("gan_lab-*.whl")
     venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True, timeout=120)
-    # pip runs from the system site-packages but installs into the venv (its sys.prefix);
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    outer_site_dirs(venv).write_text("".join(f"import site; site.addsitedir({d!r})\n" for d in outer_env_site_dirs()))
+    # pip runs from the outer environment's site-packages but installs into the venv (its sys.prefix);
     # --ignore-installed: install beside the editable gan-lab this environment has, never touch it
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed",
                     "--quiet", str(wheel)], env=quiet, check=True, capture_output=True, timeout=120)
     return wheel, venv
 
 
+def outer_env_site_dirs() -> list[str]:
+    """The site directories of the interpreter running the tests: a virtualenv's or conda env's own
+    site-packages, or the system interpreter's (plus the user site where Python enables it)."""
+    dirs = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages()):
+        dirs.append(site.getusersitepackages())
+    return dirs
+
+
+def outer_site_dirs(venv: Path) -> Path:
+    """The ``.pth`` file of ``venv`` that adds the test environment's site directories after its own."""
+    (site_packages,) = (venv / "lib").glob("python*/site-packages")
+    return site_packages / "_gan_lab_test_outer_env.pth"
+
+
+@pytest.mark.slow
+def test_inner_venv_sees_the_packages_of_the_environment_running_the_tests(wheel_venv, tmp_path):
+    """The bug of a test run inside a virtualenv: the inner venv saw the base interpreter's packages
+    (``--system-site-packages``), not the virtualenv's, and the wheel died on ``No module named 'hydra'``."""
+    _, venv = wheel_venv
+    import hydra
+
+    found = in_venv(venv, [str(venv / "bin" / "python"), "-c", "import hydra, torch; print(hydra.__file__)"], tmp_path)
+    assert found.returncode == 0, found.stderr[-2000:]
+    assert found.stdout.strip() == hydra.__file__
+
+
 def in_venv(venv: Path, args: list[str], cwd: Path, timeout: int = 180) -> subprocess.CompletedProcess:
     """A command of the venv, from ``cwd``, with nothing of the repository on its path.
 
-    Which gan_lab it imports: the venv's site-packages comes before the system's on sys.path, and the
-    system's editable install of gan-lab (``__editable__.gan_lab-*.pth``) appends its meta-path finder
+    Which gan_lab it imports: the venv's site-packages comes before the outer environment's on sys.path, and the
+    outer environment's editable install of gan-lab (``__editable__.gan_lab-*.pth``) appends its meta-path finder
     to the *end* of sys.meta_path, after the PathFinder that finds the venv's copy; the cwd is empty
     and PYTHONPATH is dropped (pytest's own sys.path does not reach a subprocess). The tests assert
     where gan_lab came from rather than trust this.
