@@ -13,7 +13,6 @@ protocol) and with D itself.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -23,8 +22,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.record import write_result  # noqa: E402
+from gan_lab.cli import compose  # noqa: E402
 from gan_lab.runner import run  # noqa: E402
-from tests.conftest import compose_cfg  # noqa: E402
 
 PRESETS = {"semi-supervised GAN": "ssgan_mnist", "supervised baseline": "ssgan_mnist_supervised"}
 
@@ -36,7 +36,7 @@ def one_run(preset: str, seed: int, steps: int) -> dict:
         "samples.every_n_steps=null", "checkpoint.every_n_steps=0", "metrics=none",
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        summary = run(compose_cfg(overrides, run_dir=Path(tmp), fast=False))
+        summary = run(compose(overrides, run_dir=Path(tmp)))
     m = summary["metrics"]
     return {"seed": seed, "errors": m["metrics/test_errors"], "error_raw": m["metrics/test_error_raw"], "seconds": summary["wall_seconds"]}
 
@@ -49,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=6000, help="iterations of batch 100 (40 per mnist5k epoch)")
-    parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON")
+    parser.add_argument("--out", type=Path, default=None, help="the result file (default benchmarks/results/semi_supervised_<date>.json)")
     args = parser.parse_args()
     started = time.perf_counter()
     results = {name: [one_run(preset, seed, args.steps) for seed in args.seeds] for name, preset in PRESETS.items()}
@@ -64,8 +64,8 @@ def main() -> None:
               f"| {statistics.mean(r['seconds'] for r in rows):.0f} |")
     ratio = statistics.mean(r["errors"] for r in results["supervised baseline"]) / max(1.0, statistics.mean(r["errors"] for r in results["semi-supervised GAN"]))
     print(f"baseline errors / GAN errors: {ratio:.2f}x; whole benchmark {total / 60:.1f} min")
-    if args.out:
-        args.out.write_text(json.dumps({"steps": args.steps, "seeds": args.seeds, "results": results, "minutes": total / 60}, indent=2))
+    write_result("semi_supervised", {"steps": args.steps, "seeds": args.seeds, "results": results, "minutes": total / 60,
+                                     "baseline_over_gan": ratio}, out=args.out)
 
 
 if __name__ == "__main__":

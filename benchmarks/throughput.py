@@ -11,6 +11,11 @@ gan-lab runs the real Trainer + GAN module with its default callbacks and a CSV 
     python benchmarks/throughput.py --channels-last    # model.channels_last=true in both loops
     python benchmarks/throughput.py --device cuda --precision bf16-mixed [--compile]   # a GPU
 
+Each run writes a result file, ``benchmarks/results/throughput_<date>_<setting>.json`` (``--out``), with
+every round, the medians, the command, commit, machine and date. The reference setting (the first line
+above: DCGAN, batch 64, mnist5k, CPU, fp32, no options) is the machine's reference: its plain-loop
+images/s is quoted beside every wall-clock figure of the same day (``benchmarks/record.py``).
+
 ``--compile`` / ``--channels-last`` set ``model.compile`` / ``model.channels_last`` for gan-lab, and the
 plain loop gets the same nets through the same code (``GAN.configure_model``) with NHWC batches. Each
 round prints the seconds of its first iteration (with ``--compile``: compiling G and D; the first
@@ -37,8 +42,9 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.record import write_result  # noqa: E402
+from gan_lab.cli import compose  # noqa: E402
 from gan_lab.runner import build_run  # noqa: E402
-from tests.conftest import compose_cfg  # noqa: E402
 
 
 class Stopwatch(L.Callback):
@@ -72,7 +78,7 @@ def _clock() -> float:
 def gan_lab_round(overrides: list[str], steps: int, warmup: int) -> tuple[float, float]:
     """(images/s, seconds of the first iteration)."""
     with tempfile.TemporaryDirectory() as tmp:
-        run = build_run(compose_cfg([*overrides, f"trainer.max_steps={steps + warmup}"], run_dir=Path(tmp), fast=False))
+        run = build_run(compose([*overrides, f"trainer.max_steps={steps + warmup}"], run_dir=Path(tmp)))
         watch = Stopwatch(warmup, steps + warmup)
         # first, so that the last iteration's end is taken before the evaluation callback's (at max_steps,
         # since the best-checkpoint monitor): the window holds the other callbacks' per-iteration work only
@@ -87,7 +93,7 @@ def plain_round(overrides: list[str], steps: int, warmup: int, device: str = "cp
     G when the config has one (``ema=``: the same ``GeneratorEMA.update`` arithmetic). (images/s,
     seconds of the first iteration)."""
     with tempfile.TemporaryDirectory() as tmp:
-        run = build_run(compose_cfg(overrides, run_dir=Path(tmp), fast=False))
+        run = build_run(compose(overrides, run_dir=Path(tmp)))
     run.module.configure_model()  # model.channels_last / model.compile: the nets gan-lab's loop gets
     channels_last = run.module.channels_last
     run.module.to(device)
@@ -147,6 +153,7 @@ def main() -> None:
     parser.add_argument("--default-run", action="store_true",
                         help="the default run's recipe (model, batch, optimiser, EMA of conf/experiment/default.yaml) instead of "
                              "the reference DCGAN at batch 64; --model / --batch-size are then ignored")
+    parser.add_argument("--out", type=Path, default=None, help="the result file (default benchmarks/results/throughput_<date>_<setting>.json)")
     parser.add_argument("overrides", nargs="*", help="more Hydra overrides for both loops, e.g. model.discriminator.spectral_norm=true")
     args = parser.parse_args()
     # the machine's reference (the figure quoted beside every wall time): the groups' DCGAN at batch 64,
@@ -187,6 +194,23 @@ def main() -> None:
           "in later rounds")
     if cache is not None:
         cache.cleanup()
+    reference_setting = (not args.default_run and args.model == "dcgan" and args.batch_size == 64 and args.data == "mnist5k"
+                         and args.device == "cpu" and args.precision in ("32", "32-true") and not args.compile
+                         and not args.channels_last and not args.overrides)
+    setting = "default_run" if args.default_run else f"{args.model}_b{args.batch_size}_{args.data}"
+    setting += f"_{args.device}" + ("" if args.precision in ("32", "32-true") else f"_{args.precision}")
+    setting += "_compile" * args.compile + "_channels_last" * args.channels_last + "_overrides" * bool(args.overrides)
+    figures = {
+        "setting": setting, "reference_setting": reference_setting, "what": what, "data": args.data,
+        "device": device, "precision": args.precision, "compile": args.compile, "channels_last": args.channels_last,
+        "overrides": args.overrides, "steps": args.steps, "warmup": args.warmup, "rounds": args.rounds,
+        "gan_lab_img_s": med_ours, "plain_img_s": med_plain, "ratio_of_medians": med_ours / med_plain,
+        "median_ratio": med_ratio,
+        "per_round": [{"gan_lab_img_s": o[0], "plain_img_s": p[0], "gan_lab_first_s": o[1], "plain_first_s": p[1]}
+                      for o, p in zip(ours, plain)],
+    }
+    reference = {"plain_loop_img_s": med_plain, "file": "(this file)", "measured_at": "(this run)"} if reference_setting else None
+    write_result("throughput", figures, out=args.out, tag=setting, device=args.device, reference=reference)
 
 
 if __name__ == "__main__":

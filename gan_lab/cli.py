@@ -22,6 +22,21 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = str(_PACKAGE_DIR / "conf" if (_PACKAGE_DIR / "conf").is_dir() else _PACKAGE_DIR.parent / "conf")
 
 
+def compose(overrides: list[str], run_dir: str | Path | None = None) -> DictConfig:
+    """The config that ``python train.py <overrides>`` composes, built in-process (for benchmarks,
+    notebooks and tests); ``run_dir`` is the run folder, which Hydra's own run sets."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import open_dict
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = hydra_compose(config_name="train", overrides=list(overrides))
+    if run_dir is not None:
+        with open_dict(cfg):
+            cfg.run_dir = str(run_dir)
+    return cfg
+
+
 def report_errors(body: Callable[[], Any]) -> Any:
     """Run ``body``; a gan-lab error (a bad value, a missing file) becomes one line and exit code 1."""
     from gan_lab.errors import GanLabError

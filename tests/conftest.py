@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import open_dict
+from gan_lab.cli import compose
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = str(ROOT / "conf")
@@ -40,13 +39,7 @@ SMALL_MLP = ["model.generator.hidden=[32,32]", "model.discriminator.hidden=[16,1
 
 def compose_cfg(overrides: list[str], run_dir: Path | None = None, fast: bool = True):
     """The config that ``python train.py <overrides>`` would build (FAST settings first)."""
-    base = [o for o in FAST if fast]
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose(config_name="train", overrides=base + list(overrides))
-    if run_dir is not None:
-        with open_dict(cfg):
-            cfg.run_dir = str(run_dir)
-    return cfg
+    return compose([*(FAST if fast else []), *overrides], run_dir=run_dir)
 
 
 @pytest.fixture
@@ -80,7 +73,7 @@ def cli(tmp_path):
 @pytest.fixture(scope="session")
 def inception_weights(tmp_path_factory) -> Path:
     """A torch-fidelity InceptionV3 weights file with random weights, built once per session."""
-    from tests.inception_weights import build_random_inception_weights
+    from gan_lab.metrics.random_inception import build_random_inception_weights
 
     return build_random_inception_weights(tmp_path_factory.getbasetemp() / "inception" / "weights.pth")
 

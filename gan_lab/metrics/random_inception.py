@@ -1,9 +1,11 @@
-"""A torch-fidelity InceptionV3 weights file built by the tests: random weights, the real layout.
+"""A torch-fidelity InceptionV3 weights file with random weights in the real layout, built offline.
 
-Tests never download. The network is torch-fidelity's own class; only its loading is bypassed while
-the layout is read. BatchNorm statistics are then calibrated on random images (one train-mode
-forward with cumulative averaging), so that features have unit scale instead of vanishing through
-the ~95 random layers, and FID / KID / IS have sizes worth comparing.
+For what needs the Inception code path but not its trained weights: the tests (which never download)
+and ``benchmarks/metrics_speed.py`` (the same network, so the same cost; meaningless values). The
+network is torch-fidelity's own class; only its loading is bypassed while the layout is read.
+BatchNorm statistics are then calibrated on random images (one train-mode forward with cumulative
+averaging), so that features have unit scale instead of vanishing through the ~95 random layers, and
+FID / KID / IS have sizes worth comparing.
 """
 from __future__ import annotations
 
