@@ -12,7 +12,8 @@ figures are read from each run's ``summary.json``.
 The goal of the default run (issue 12): ``metrics/clf_fid5k`` <= 10 with 10/10 classes in <= 5 min on a
 machine whose plain loop (``benchmarks/throughput.py``) does 1,000 img/s, i.e. 300 s x 1,000 / (this
 machine's plain-loop img/s of the day): measure the reference first, the result file records it.
-Writes ``benchmarks/results/default_run_<date>.json`` (``--out``).
+Writes ``benchmarks/results/default_run_<date>.json`` (``--out``) and, beside it, the first run's last
+sample grid (``..._grid.png``: G's EMA on the fixed z), which docs/results.md shows.
 """
 from __future__ import annotations
 
@@ -69,10 +70,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="the result file (default benchmarks/results/default_run_<date>.json)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run (none: the default run itself)")
     args = parser.parse_args()
-    rows = []
+    rows, grid = [], None
     with tempfile.TemporaryDirectory(prefix="default_run_") as tmp:
         for index in range(args.runs):
             rows.append(one_run(index, args.overrides, Path(tmp)))
+            grids = sorted((Path(tmp) / f"run_{index}" / "samples").glob("step_*.png"))
+            if index == 0 and grids:
+                grid = grids[-1].read_bytes()
             row = rows[-1]
             print(f"run {index + 1}: {row['wall_s']:.0f} s wall, clf_fid5k {row['clf_fid5k']}, classes {row['classes_covered']}, "
                   f"precision {row['precision']}, recall {row['recall']}", flush=True)
@@ -81,6 +85,8 @@ def main() -> None:
                "mean_clf_fid5k": statistics.mean(r["clf_fid5k"] for r in rows),
                "goal": {"clf_fid5k": 10, "classes_covered": 10, "wall_s_at_1000_img_s": 300}}
     path = write_result("default_run", figures, out=args.out)
+    if grid is not None:
+        path.with_name(path.stem + "_grid.png").write_bytes(grid)
     reference = json.loads(path.read_text())["reference"]
     if reference:
         goal = 300 * 1000 / reference["plain_loop_img_s"]
