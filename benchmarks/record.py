@@ -104,7 +104,7 @@ def find_reference(date: str, cpu: str, results: Path = RESULTS) -> dict[str, An
 
 
 def write_result(benchmark: str, figures: dict[str, Any], out: Path | None = None, tag: str | None = None,
-                 device: str = "cpu", reference: dict[str, Any] | None = None) -> Path:
+                 device: str = "cpu", reference: dict[str, Any] | None = None, results: Path = RESULTS) -> Path:
     """Write ``figures`` with the command, commit, date, machine and the day's reference; return the path.
 
     ``reference`` is given by the throughput benchmark in its reference setting (it measures it);
@@ -113,14 +113,16 @@ def write_result(benchmark: str, figures: dict[str, Any], out: Path | None = Non
     now = _dt.datetime.now().isoformat(timespec="seconds")
     host = machine(device)
     if reference is None:
-        reference = find_reference(now[:10], host["cpu"])
+        reference = find_reference(now[:10], host["cpu"], results)
         if reference is None:
             print(f"warning: no reference throughput measured today on this CPU: run `python benchmarks/throughput.py` "
                   f"so that {benchmark}'s times can be compared across machines", file=sys.stderr)
     payload = {"benchmark": benchmark, "command": command_line(), "commit": commit(), "date": now,
                "machine": host, "reference": reference, "figures": figures}
-    if out is None:
-        out = RESULTS / f"{benchmark}_{now[:10]}{'_' + tag if tag else ''}.json"
+    if out is None:  # never over an earlier file: a second run of the day gets the time in its name
+        out = results / f"{benchmark}_{now[:10]}{'_' + tag if tag else ''}.json"
+        if out.exists():
+            out = out.with_name(f"{out.stem}_{now[11:19].replace(':', '')}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2) + "\n")
