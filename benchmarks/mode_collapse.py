@@ -99,7 +99,7 @@ so timings are +-30%; "10 runs" = 5 seeds x 2 datasets trained as one batched mo
      target) within this budget: it was still rising (mean 64% at 16.5k, 76% at 22k iterations).
      Packing rows cost ~1.1-1.3x the GAN row (4 runs, 100 iterations: GAN 29, PacGAN2 34, PacGAN3 33,
      PacGAN4 38 ms per iteration).
-  -> grid25 at 44k iterations (2026-11-26, README): GAN 91.3 ± 1.0% high quality,
+  -> grid25 at 44k iterations (2026-11-26): GAN 91.3 ± 1.0% high quality,
      16.0 ± 1.9 modes over seeds 0-4; ring8 stays at 22k (93.4 ± 1.5%).
 
 Cost. Before the speed work of 2026-11-27 (below), with D 200 x maxout 2 (``--time-only --seeds 0 1 2 3 4``:
@@ -126,7 +126,7 @@ grid25, and minutes for 22k / 44k iterations:
   grid25 at 44k (89.0-89.5%), D 100 (83.8%), LeakyReLU units (76.5%). The minibatch-discrimination
   rows are 45% of the table: o(x) is O(kernels x batch^2) per step whatever the nets, and gan-lab's
   trick defaults (100 kernels x 5 dims) are kept.
-  The table itself, 2026-11-27 (two parts with --jobs 2; README "Mode collapse"; per-seed numbers in
+  The table itself, 2026-11-27 (two parts with --jobs 2; per-seed numbers in
   benchmarks/results/mode_collapse_cpu_2026-11-27_*.json): minibatch discrimination 22.4 / 63.9 min,
   all five 24.2 / 49.0 (88.3 min of wall time), GAN 4.9 / 11.3, feature matching 4.7 / 11.5, label
   smoothing 4.6 / 11.4, historical averaging 5.0 / 12.8, virtual BN 6.1 / 15.5 (44.8 min); with

@@ -3,7 +3,7 @@ the options it takes and nothing else (a misspelt key is an error, never swallow
 
 A subclass implements :meth:`GANDataModule.load`; everything else (rank-sharded, resumable
 batches, the batch-size check) is here. Adding a dataset is one Python file with a subclass and
-one ``conf/data/NAME.yaml`` whose ``_target_`` names it (README, "Extending gan-lab").
+one ``conf/data/NAME.yaml`` whose ``_target_`` names it (docs/architecture.md, "Extending gan-lab").
 """
 from __future__ import annotations
 

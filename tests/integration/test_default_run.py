@@ -1,6 +1,6 @@
 """The default run's recipe (conf/experiment/default.yaml): what `python train.py` composes, what a
 choice on the command line replaces, and the real default through the CLI. The recipe's quality and
-time are measured in README "The default run" (they take minutes, not a test)."""
+time are measured by benchmarks/default_run.py (minutes, not a test) and rendered in docs/results.md."""
 import json
 from pathlib import Path
 

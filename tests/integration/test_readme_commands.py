@@ -1,5 +1,5 @@
-"""Every `python train.py ...` / `python -m gan_lab.* ...` command in README's code blocks runs, for
-two steps, so README cannot drift from the code (placeholders are filled from runs this test makes;
+"""Every `python train.py ...` / `python -m gan_lab.* ...` command in the ```bash blocks of README.md and
+docs/*.md runs, for two steps, so the docs cannot drift from the code (placeholders are filled from runs this test makes;
 commands that need a GPU, SLURM, the network or a dataset that is not on the machine are listed
 below with the reason and skipped)."""
 import os
@@ -21,8 +21,12 @@ SKIPPED = {  # a substring of the command -> why it cannot run here
 SHORT = ["trainer.max_steps=2", "logger=csv", "trainer.enable_progress_bar=false", "samples.every_n_steps=0", "checkpoint.every_n_steps=0"]
 
 
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
 def readme_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text()
+    """The commands of README.md and docs/*.md, each once, in the order they first appear."""
+    text = "\n".join(path.read_text() for path in DOCUMENTS)
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         for line in block.replace("\\\n", " ").splitlines():
@@ -30,13 +34,15 @@ def readme_commands() -> list[str]:
                 part = re.split(r"\s+#\s", part.strip())[0].strip()
                 if part.startswith(("python train.py", "python -m gan_lab.")):
                     commands.append(" ".join(part.split()))
-    return commands
+    return list(dict.fromkeys(commands))
 
 
 COMMANDS = readme_commands()
 
 
 def test_readme_has_the_commands_this_test_runs():
+    readme = (ROOT / "README.md").read_text()
+    assert "python -m venv .venv && . .venv/bin/activate && pip install -e . && python train.py" in readme
     assert "python train.py" in COMMANDS and any(c.startswith("python -m gan_lab.sample") for c in COMMANDS)
     assert len(COMMANDS) >= 15
 

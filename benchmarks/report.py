@@ -1,0 +1,223 @@
+"""Render the docs' results tables from the result files: no figure in the docs is typed by hand.
+
+A table in a markdown file is a block between two markers; the first names the kind of table and the
+result files it is rendered from (paths from the repository root):
+
+    <!-- table: throughput benchmarks/results/throughput_2026-12-05_dcgan_b64_mnist5k_cpu.json -->
+    (rendered by this script: the table, then one source line per file)
+    <!-- /table -->
+
+    python -m benchmarks.report            # re-render every block of README.md and docs/*.md in place
+    python -m benchmarks.report --check    # exit 1, naming the blocks that differ from their files
+
+``tests/unit/test_results_docs.py`` runs the check, so a table cannot drift from its files. To publish a
+new measurement: run the benchmark (it writes a file), point the block at the new file, re-render.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOCK = re.compile(r"(<!-- table: (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
+
+
+def documents() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+def load(path: str) -> dict:
+    file = ROOT / path
+    if not file.is_file():
+        raise SystemExit(f"report: {path} does not exist (a table block names it)")
+    return json.loads(file.read_text())
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def num(value: float | None, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def mean_se(values: list[float], digits: int = 1) -> str:
+    """mean ± standard error of the mean (s.d. / √n), as PacGAN's tables."""
+    mean = statistics.mean(values)
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return f"{mean:.{digits}f} ± {se:.{digits}f}"
+
+
+def source(path: str, data: dict) -> str:
+    """One line naming where a table's figures come from: file, command, commit, date, machine, reference."""
+    parts = [f"`{path}`", f"`{data['command']}`"]
+    if data.get("commit"):
+        parts.append(f"commit {data['commit'][:7]}{'+dirty' if data['commit'].endswith('+dirty') else ''}")
+    parts.append(data.get("date", "").replace("T", " ")[:16])
+    host = data.get("machine")
+    if host:
+        parts.append(f"{host['device'] if host['device'] != 'cpu' else host['cpu']}, {host['cores']} cores, "
+                     f"{host['torch_threads']} torch threads, torch {host['torch']}")
+    elif "threads" in data:
+        parts.append(f"{data['threads']} torch thread(s) per process")
+    reference = data.get("reference")
+    if reference:
+        parts.append(f"plain loop {num(reference['plain_loop_img_s'])} img/s that day")
+    elif "benchmark" not in data:
+        parts.append("no plain-loop reference in the file (written before result files recorded one)")
+    else:
+        parts.append("no plain-loop reference measured that day")
+    return "- " + "; ".join(parts) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------- renderers
+
+def render_throughput(paths: list[str]) -> str:
+    rows, sources = [], []
+    for path in paths:
+        data = load(path)
+        f = data["figures"]
+        rows.append([f["setting"], f["device"], f["precision"], num(f["gan_lab_img_s"]), num(f["plain_img_s"]),
+                     num(f["median_ratio"], 3), f"{f['rounds']} x {f['steps']}"])
+        sources.append(source(path, data))
+    header = ["setting", "device", "precision", "gan-lab img/s", "plain loop img/s", "gan-lab / plain (median of rounds)",
+              "rounds x iterations"]
+    return table(header, rows) + "\n" + "".join(sources)
+
+
+def render_default_run(paths: list[str]) -> str:
+    (path,) = paths
+    data = load(path)
+    f = data["figures"]
+    rows = [[str(i + 1), num(r["wall_s"], 0), num(r["clf_fid5k"], 2), str(r["classes_covered"] and int(r["classes_covered"])),
+             num(r["precision"], 2), num(r["recall"], 2), num(r["density"], 2), num(r["coverage"], 2)]
+            for i, r in enumerate(f["runs"])]
+    text = table(["run", "wall s", "clf_fid5k", "classes", "precision", "recall", "density", "coverage"], rows)
+    floor = f["runs"][0].get("real_data_floor")
+    reference = data.get("reference")
+    goal = f"{300 * 1000 / reference['plain_loop_img_s']:.0f} s on this machine" if reference else "not computable (no reference)"
+    text += (f"\nMean wall time {num(f['mean_wall_s'], 0)} s (goal: 300 s at 1,000 img/s, i.e. {goal}); mean clf_fid5k "
+             f"{num(f['mean_clf_fid5k'], 2)} (goal ≤ {f['goal']['clf_fid5k']}); real-data floor {num(floor, 2)}.\n\n")
+    return text + source(path, data)
+
+
+def render_cli_startup(paths: list[str]) -> str:
+    (path,) = paths
+    data = load(path)
+    rows = [[f"`{r['command']}`", num(r["median_s"], 2), num(r["ratio_to_import_torch"], 2)] for r in data["figures"]["rows"]]
+    return table(["command", "median s", "x import torch"], rows) + "\n" + source(path, data)
+
+
+def render_metrics_speed(paths: list[str]) -> str:
+    rows, sources = [], []
+    for path in paths:
+        data = load(path)
+        f = data["figures"]
+        extractor = f["extractor"] + (" (random weights, same network)" if f.get("random_weights") else "")
+        rows.append([extractor, f["device"], f"{f['n']:,}", num(f["cold"]["total_s"]), num(f["warm"]["total_s"]),
+                     num(f["warm"]["img_s"])])
+        sources.append(source(path, data))
+    return table(["extractor", "device", "samples", "cold cache s", "warm cache s", "img/s warm"], rows) + "\n" + "".join(sources)
+
+
+def render_mode_collapse(paths: list[str]) -> str:
+    """Measured rows of benchmarks/mode_collapse.py files: modes covered and % high quality, mean ± s.e. over seeds."""
+    rows, sources = [], []
+    for path in paths:
+        data = load(path)
+        for name, run in data["runs"].items():
+            cells = []
+            for dataset in ("ring8", "grid25"):
+                results = [r for r in run["results"] if r["data"] == dataset]
+                if not results:
+                    cells += ["", ""]
+                    continue
+                cells += [mean_se([r["modes_covered"] for r in results]),
+                          mean_se([100 * r["high_quality_fraction"] for r in results])]
+            minutes = " / ".join(num(run["seconds"][d] / 60) for d in ("ring8", "grid25") if d in run["seconds"])
+            rows.append([name, *cells, str(len(data["seeds"])), minutes])
+        sources.append(source(path, data).rstrip("\n") + f"; {num(data['wall_seconds'] / 60)} min of wall time\n")
+    header = ["row", "ring8 modes (of 8)", "ring8 % high quality", "grid25 modes (of 25)", "grid25 % high quality", "seeds",
+              "minutes ring8 / grid25"]
+    return table(header, rows) + "\n" + "".join(sources)
+
+
+def render_mode_collapse_published(paths: list[str]) -> str:
+    """The published rows a mode_collapse.py file carries (PacGAN Table 1, VEEGAN Table 1)."""
+    (path,) = paths
+    rows = []
+    for paper, table_rows in load(path)["published"].items():
+        for name, cells in table_rows.items():
+            row = [f"{name} ({paper})"]
+            for dataset in ("ring8", "grid25"):
+                modes, hq = cells[dataset]
+                row += [f"{modes[0]} ± {modes[1]}" if isinstance(modes, list) else str(modes),
+                        f"{hq[0]} ± {hq[1]}" if isinstance(hq, list) else str(hq)]
+            rows.append(row)
+    header = ["published row", "ring8 modes", "ring8 % high quality", "grid25 modes", "grid25 % high quality"]
+    return table(header, rows) + f"\n- read from `{path}` (its `published` key; see the script for where each was read)\n"
+
+
+RENDERERS: dict[str, Callable[[list[str]], str]] = {
+    "throughput": render_throughput,
+    "default_run": render_default_run,
+    "cli_startup": render_cli_startup,
+    "metrics_speed": render_metrics_speed,
+    "mode_collapse": render_mode_collapse,
+    "mode_collapse_published": render_mode_collapse_published,
+}
+
+
+def render_block(spec: str) -> str:
+    kind, *paths = spec.split()
+    if kind not in RENDERERS:
+        raise SystemExit(f"report: unknown table kind {kind!r}; kinds: {', '.join(RENDERERS)}")
+    if not paths:
+        raise SystemExit(f"report: the {kind} table names no result file")
+    return RENDERERS[kind](paths)
+
+
+def render_document(text: str) -> str:
+    return BLOCK.sub(lambda m: m.group(1) + render_block(m.group("spec")) + m.group(4), text)
+
+
+def stale_blocks(path: Path) -> list[str]:
+    """The specs of ``path``'s blocks whose text differs from what their files render."""
+    return [m.group("spec") for m in BLOCK.finditer(path.read_text()) if m.group("body") != render_block(m.group("spec"))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when a block differs from its files")
+    args = parser.parse_args(argv)
+    stale = {}
+    for path in documents():
+        text = path.read_text()
+        rendered = render_document(text)
+        if rendered != text:
+            stale[path] = stale_blocks(path)
+            if not args.check:
+                path.write_text(rendered)
+    for path, specs in stale.items():
+        for spec in specs:
+            print(f"{path.relative_to(ROOT)}: {'differs from' if args.check else 're-rendered from'} {spec}")
+    if args.check and stale:
+        print("report: run `python -m benchmarks.report` to re-render these tables from their files", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
