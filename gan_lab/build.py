@@ -59,7 +59,8 @@ def build_tricks(cfg: DictConfig, objective: Objective) -> list[Trick]:
         tricks.append(instantiate(spec))
     objective.check_tricks(tricks)
     for trick in tricks:
-        trick.check(objective)
+        trick.check(objective.loss)
+    objective.use_tricks(tricks)
     return tricks
 
 
@@ -155,7 +156,6 @@ def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Pat
         generator=players.generator,
         discriminator=players.discriminator,
         objective=players.objective,
-        tricks=players.tricks,
         g_optimizer=_optimizer(optim.g, "optim.g"),
         d_optimizer=_optimizer(optim.d, "optim.d"),
         g_scheduler=instantiate(optim.g_scheduler) if optim.get("g_scheduler") else None,
@@ -163,7 +163,6 @@ def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Pat
         d_steps_per_g_step=optim.d_steps_per_g_step,
         num_fixed_samples=cfg.samples.num_images,
         fixed_z_seed=cfg.seed,
-        finite_check_every_n_steps=finite_check_interval(cfg),
         ema=instantiate(cfg.ema) if cfg.get("ema") else None,  # an average of G (conf/ema/*.yaml)
         compile_nets=_compile_switch(cfg.model, players.objective),  # speed options, applied by GAN.configure_model
         channels_last=_switch(cfg.model, "channels_last"),

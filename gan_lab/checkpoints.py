@@ -24,7 +24,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.build import build_players, load_generator_state
 from gan_lab.errors import ConfigError
-from gan_lab.module import CHECKPOINT_FORMAT, EMA_PREFIX
+from gan_lab.nets.ema import EMA_PREFIX
+from gan_lab.run_state import CHECKPOINT_FORMAT
 
 log = logging.getLogger("gan_lab")
 

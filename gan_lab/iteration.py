@@ -1,14 +1,17 @@
-"""The tensors of one training iteration, shared by the objective and the tricks."""
+"""The tensors of one training iteration and the nets it uses, shared by the objective and the tricks
+(stylegan2-ada's ``accumulate_gradients(phase, real_img, gen_z, ...)`` arguments, as objects)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 
 @dataclass
 class Iteration:
-    """What one training iteration has computed so far (filled in by the objective's D phase).
+    """What one training iteration has computed so far (filled in by the objective's phases).
 
     ``real_logits`` / ``fake_logits`` are D's raw outputs (``[B]``, or ``[B, K]`` for a K-class D);
     ``real_features`` is f(x), D's last hidden layer on the real batch, detached (feature matching).
@@ -20,7 +23,40 @@ class Iteration:
     number: int  # 1-based number of the training iteration
     real: torch.Tensor
     fake: torch.Tensor | None  # G(z); None where the objective does not train G
+    log: bool = False  # a logging iteration: the phases also return the values to log
     real_logits: torch.Tensor | None = None
     real_features: torch.Tensor | None = None
     fake_logits: torch.Tensor | None = None
     fake_features: torch.Tensor | None = None
+
+
+@dataclass
+class Nets:
+    """The players as a phase uses them.
+
+    ``generator`` / ``discriminator`` are the plain modules (what a frozen player's forward and a
+    penalty call); ``synced_generator`` / ``synced_discriminator`` are what a player's own step calls:
+    its DDP wrapper under DDP (gradients all-reduced, ``gan_lab.strategy``), else the plain module.
+    ``compiled`` (``model.compile``): a penalty that back-propagates through D's input gradient runs
+    D eagerly (:meth:`eager`), since compiled graphs have no double backward.
+    """
+
+    generator: nn.Module
+    discriminator: nn.Module
+    synced_generator: nn.Module
+    synced_discriminator: nn.Module
+    compiled: bool = False
+
+    def eager(self) -> contextlib.AbstractContextManager:
+        return torch.compiler.set_stance("force_eager") if self.compiled else contextlib.nullcontext()
+
+
+@dataclass
+class PhaseLoss:
+    """What a phase computed: ``total`` (what the phase back-propagates: the loss, the loss's
+    penalties and the tricks' penalties), ``loss`` (the player's loss alone, logged and checked
+    for finiteness) and ``values`` (more to log on logging iterations, ``train/...``)."""
+
+    total: torch.Tensor
+    loss: torch.Tensor
+    values: dict[str, torch.Tensor] = field(default_factory=dict)

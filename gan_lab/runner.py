@@ -23,9 +23,10 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lab.build import build_module, build_players
+from gan_lab.build import build_module, build_players, finite_check_interval
 from gan_lab.callbacks import SampleGrid, TrainingProgress
 from gan_lab.callbacks.consistency import RankConsistency
+from gan_lab.callbacks.finite_check import FiniteLossCheck
 from gan_lab.callbacks.preemption import PreemptionCheckpoint
 from gan_lab.checkpoints import AtomicCheckpointIO, resolve_ckpt_path
 from gan_lab.checks import check_config
@@ -122,7 +123,8 @@ def hyperparameters(cfg: DictConfig, module: GAN) -> dict[str, Any]:
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
-    callbacks: list[L.Callback] = [TrainingProgress(run_dir), PreemptionCheckpoint(run_dir / "checkpoints")]
+    callbacks: list[L.Callback] = [TrainingProgress(run_dir), PreemptionCheckpoint(run_dir / "checkpoints"),
+                                   FiniteLossCheck(finite_check_interval(cfg))]
     if expected_world_size(cfg) > 1:
         callbacks.append(RankConsistency(run_dir))
     if cfg.samples.every_n_steps is not None:

@@ -3,7 +3,7 @@
 Under DDP the parameters of all ranks should be bit-identical after every optimizer step
 (same initial broadcast, same all-reduced gradients). Buffers (BatchNorm running statistics)
 follow rank 0: DDP broadcasts them before each forward, then each rank's forward updates them
-with its own batch, so they are synchronised (``GAN.sync_buffers``) before being compared. Each
+with its own batch, so they are synchronised (:func:`broadcast_buffers`) before being compared. Each
 rank hashes every tensor of G and D; rank 0 compares the hashes and records the result in
 ``rank_consistency.json`` and in summary.json (``ranks_identical``).
 """
@@ -24,6 +24,18 @@ def tensor_digests(module: torch.nn.Module) -> dict[str, str]:
             for name, t in state.items()}
 
 
+
+@torch.no_grad()
+def broadcast_buffers(nets: list[torch.nn.Module]) -> None:
+    """Give every rank rank 0's buffers (BatchNorm running statistics) of ``nets``.
+
+    DDP broadcasts buffers before each forward, but each rank's forward then updates them with its own
+    batch, so between steps they differ slightly; parameters never do.
+    """
+    for net in nets:
+        for buffer in net.buffers():
+            torch.distributed.broadcast(buffer, src=0)
+
 class RankConsistency(L.Callback):
     def __init__(self, out_dir: str | Path) -> None:
         self.out_dir = Path(out_dir)
@@ -43,9 +55,9 @@ class RankConsistency(L.Callback):
         buffer_names = {f"generator.{n}" for n, _ in module.generator.named_buffers()}
         buffer_names |= {f"discriminator.{n}" for n, _ in module.discriminator.named_buffers()}
         # parameters must agree on their own; buffers (BatchNorm running statistics) follow rank 0
-        # by convention, so they are compared after GAN.sync_buffers()
+        # by convention, so they are compared after broadcasting rank 0's
         parameters_mismatched = [n for n in mismatched_tensors() if n not in buffer_names]
-        module.sync_buffers()
+        broadcast_buffers([module.generator, module.discriminator])
         mismatched = sorted(set(parameters_mismatched) | set(mismatched_tensors()))
         rng_states: list[str | None] = [None] * trainer.world_size
         torch.distributed.all_gather_object(rng_states, hashlib.sha256(torch.get_rng_state().numpy().tobytes()).hexdigest())

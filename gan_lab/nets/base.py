@@ -13,6 +13,9 @@
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 from torch import nn
 
@@ -101,3 +104,22 @@ def norm_layer(kind: str, channels: int, spatial: bool = True) -> nn.Module:
     if kind == "none":
         return nn.Identity()
     raise ValueError(f"unknown norm {kind!r}")
+
+
+@contextlib.contextmanager
+def frozen(net: nn.Module) -> Iterator[None]:
+    """Turn off ``requires_grad`` of ``net``'s parameters (no weight gradients are computed)."""
+    params = [p for p in net.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def grad_norm(net: nn.Module) -> torch.Tensor:
+    """The L2 norm of all of ``net``'s gradients (logged as ``train/{d,g}_grad_norm``)."""
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())

@@ -20,7 +20,7 @@ train mode without gradients. The codes come from a generator seeded with ``seed
 every time, identical on every rank, and the training RNG is not touched); the recompute runs only
 when the weights changed since the last one (:meth:`GeneratorEMA.refresh_statistics`).
 ``stat_batches=0`` keeps G's copied statistics (stylegan2-ada's behaviour, for comparison; under DDP
-they are then each rank's own, as G's are between steps: ``GAN.sync_buffers``).
+they are then each rank's own, as G's are between steps: ``gan_lab.callbacks.consistency.broadcast_buffers``).
 Virtual BatchNorm (``trick=virtual_bn``) keeps no statistics: the averaged G normalises with its own
 reference batch, nothing to recompute.
 
@@ -35,12 +35,18 @@ Deviations from stylegan2-ada:
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Any
 
 import torch
 from torch import nn
 
 from gan_lab.errors import ConfigError
+
+#: state-dict prefix of the averaged G (``GAN.generator_ema``) in the training module's checkpoints
+EMA_PREFIX = "generator_ema."
+
+log = logging.getLogger("gan_lab")
 
 
 def _batch_norms(net: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -139,3 +145,28 @@ class GeneratorEMA:
             generator_ema.train(was_training)
         self.stale = False
         return True
+
+    # ---- checkpoints ------------------------------------------------------------------------
+    def save_into(self, state_dict: dict[str, torch.Tensor], generator_ema: nn.Module) -> None:
+        """A checkpoint's averaged G carries BatchNorm statistics of its own weights (recomputed now if stale)."""
+        self.refresh_statistics(generator_ema)
+        for name, buffer in generator_ema.named_buffers():
+            state_dict[EMA_PREFIX + name] = buffer.detach().clone()
+
+    def match_checkpoint(self, state_dict: dict[str, torch.Tensor]) -> None:
+        """Resuming a checkpoint trained with ``ema=none`` (runs before the strict state-dict load): the
+        average starts from its G. The statistics are recomputed before the averaged G is next used."""
+        self.stale = True
+        if not any(k.startswith(EMA_PREFIX) for k in state_dict):
+            log.warning("the checkpoint has no averaged G (it was trained with ema=none): the average starts from its G")
+            prefix = "generator."
+            state_dict.update({EMA_PREFIX + k[len(prefix):]: v.clone() for k, v in list(state_dict.items()) if k.startswith(prefix)})
+
+    @staticmethod
+    def drop_from_checkpoint(state_dict: dict[str, torch.Tensor]) -> None:
+        """Resuming, with ``ema=none``, a checkpoint that has an averaged G: drop it."""
+        keys = [k for k in state_dict if k.startswith(EMA_PREFIX)]
+        if keys:
+            log.warning("ema is off: the checkpoint's averaged G is dropped (resume with ema=default to keep it)")
+            for k in keys:
+                del state_dict[k]

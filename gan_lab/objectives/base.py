@@ -1,9 +1,18 @@
-"""What one training iteration computes, apart from how it runs (stylegan2-ada's ``training/loss.py``
-beside ``training_loop.py``): the training module (``gan_lab.module.GAN``) owns the loop, the
-schedule, the freezing and the checks; an objective owns D's and G's losses for the task.
+"""What one training iteration computes, apart from how it runs (stylegan2-ada's ``training/loss.py:
+accumulate_gradients(phase, ...)`` beside ``training_loop.py``): the training module
+(``gan_lab.module.GAN``) owns the loop, the schedule, the freezing and the optimizer steps; an
+objective computes each phase, whole:
 
-An objective is an ``nn.Module`` held by the training module, so whatever state it keeps (the
-semi-supervised D's EMA) is in every checkpoint. Its ``loss`` is the ``loss=`` group's
+* ``start``: G(z) for the iteration (with gradients when G steps in it);
+* ``phase_loss("d", ...)``: D's loss on real and fake with the tricks' real target, the loss's own
+  penalty (WGAN-GP, R1) and the tricks' penalties (historical averaging);
+* ``phase_loss("g", ...)``: D (frozen by the loop) on G(z), jointly with the real batch when a trick
+  needs it (feature matching); G's loss, or a trick's replacement of it, and the tricks' penalties;
+* ``after_step``: what follows a player's optimizer step (the loss's clipping, the tricks' state).
+
+Tricks see the iteration's tensors and the nets (:class:`gan_lab.iteration.Nets`), never the
+LightningModule. An objective is an ``nn.Module`` held by the training module, so whatever state it
+keeps (the semi-supervised D's EMA) is in every checkpoint. Its ``loss`` is the ``loss=`` group's
 :class:`gan_lab.losses.GANLoss`; tricks read ``probabilistic`` and ``per_example_penalty``.
 """
 from __future__ import annotations
@@ -15,8 +24,9 @@ from torch import nn
 
 from gan_lab.data.datasets import Prepared
 from gan_lab.data.spec import DataSpec
-from gan_lab.iteration import Iteration
+from gan_lab.iteration import Iteration, Nets, PhaseLoss
 from gan_lab.losses import GANLoss
+from gan_lab.tricks.base import Trick
 
 
 class Objective(nn.Module):
@@ -28,6 +38,15 @@ class Objective(nn.Module):
     def __init__(self, loss: GANLoss) -> None:
         super().__init__()
         self.loss = loss
+        self.use_tricks([])
+
+    def use_tricks(self, tricks: list[Trick]) -> None:
+        """The tricks of the run (``trick=``), in the order their hooks run; checked by the builder."""
+        self.tricks = list(tricks)
+        self.real_target = 1.0  # D's target for real examples (one-sided label smoothing sets it)
+        for trick in self.tricks:
+            self.real_target = trick.real_target(self.real_target)
+        self.joint_g_phase = any(t.needs_real_in_g_phase for t in self.tricks)
 
     # ---- what the objective needs, checked before any data is read --------------------------
     @property
@@ -51,7 +70,76 @@ class Objective(nn.Module):
     def attach(self, discriminator: nn.Module) -> None:
         """Called once D is built and initialised (the semi-supervised EMA copies it)."""
 
-    # ---- one iteration ----------------------------------------------------------------------
+    # ---- one iteration: its phases ------------------------------------------------------------
+    def start(self, number: int, real: torch.Tensor, nets: Nets, train_generator: bool, log: bool = False) -> Iteration:
+        """The iteration's tensors: the real batch and G(z), with gradients to G when G steps in it."""
+        fake = None
+        if self.trains_generator:
+            z = nets.generator.sample_z(real.shape[0], device=real.device)
+            with torch.set_grad_enabled(train_generator):
+                fake = nets.synced_generator(z)
+        return Iteration(number=number, real=real, fake=fake, log=log)
+
+    def phase_loss(self, phase: str, it: Iteration, nets: Nets) -> PhaseLoss:
+        """Everything phase ``"d"`` or ``"g"`` of iteration ``it`` back-propagates (``PhaseLoss.total``)."""
+        if phase == "d":
+            return self.d_phase(it, nets)
+        if phase == "g":
+            return self.g_phase(it, nets)
+        raise ValueError(f"phase {phase!r}: the phases are 'd' and 'g'")
+
+    def d_phase(self, it: Iteration, nets: Nets) -> PhaseLoss:
+        """Dmain: D's loss (through D's DDP wrapper), the loss's penalty on D (eager D under compile), the tricks' penalties."""
+        d_loss, values = self.d_loss(nets.synced_discriminator, it, self.real_target)
+        total = d_loss
+        with nets.eager():
+            penalty = self.d_penalty(nets.discriminator, it)
+        for term in [penalty] + [t.d_penalty(it, nets) for t in self.tricks]:
+            if term is not None:
+                total = total + term
+        if it.log and it.real_logits is not None:
+            values = {**values, **self.realness_values(it)}
+        return PhaseLoss(total, d_loss, values)
+
+    def g_phase(self, it: Iteration, nets: Nets) -> PhaseLoss:
+        """Gmain: D (frozen by the loop; its plain module, nothing of D is synchronised) on G(z); G's
+        adversarial loss, or the sum of the tricks' replacements of it; the tricks' penalties."""
+        self.discriminate_fake(nets.discriminator, it)
+        replacements = [o for o in (t.g_objective(it, nets, lambda: self.g_loss(it)) for t in self.tricks) if o is not None]
+        g_loss = sum(replacements[1:], replacements[0]) if replacements else self.g_loss(it)
+        total = g_loss
+        for term in (t.g_penalty(it, nets) for t in self.tricks):
+            if term is not None:
+                total = total + term
+        return PhaseLoss(total, g_loss)
+
+    def after_step(self, phase: str, it: Iteration, nets: Nets) -> None:
+        """After the optimizer step of player ``phase``: the loss's (weight clipping) and the tricks' (θ̄)."""
+        if phase == "d":
+            self.after_d_step(nets.discriminator, it.number)
+        for trick in self.tricks:
+            trick.after_step(phase, nets)
+
+    def discriminate_fake(self, discriminator: nn.Module, it: Iteration) -> None:
+        """G's phase: D on G(z), with gradients to G. With a trick that needs it (feature matching), real
+        and fake go through the current D in one forward, so BatchNorm normalises both halves with the
+        same statistics."""
+        if self.joint_g_phase:
+            logits, features = discriminator(torch.cat([it.real, it.fake]))
+            n = features.shape[0] // 2  # real and fake halves are equal: B examples, or B/m packs (trick=packing)
+            it.real_features = features[:n].detach()
+            it.fake_logits, it.fake_features = logits[n:], features[n:]
+        else:
+            it.fake_logits, it.fake_features = discriminator(it.fake)
+
+    def realness_values(self, it: Iteration) -> dict[str, torch.Tensor]:
+        """D(x) and D(G(z)) of D's phase, to log: probabilities for a probabilistic loss, else the logits."""
+        real, fake = self.realness(it.real_logits.detach()), self.realness(it.fake_logits.detach())
+        if self.probabilistic:
+            real, fake = torch.sigmoid(real), torch.sigmoid(fake)
+        return {"train/D_x": real.mean(), "train/D_G_z": fake.mean()}
+
+    # ---- the parts a task changes --------------------------------------------------------------
     def realness(self, logits: torch.Tensor) -> torch.Tensor:
         """D's logit that an example is real, from D's raw output."""
         return logits
@@ -79,7 +167,7 @@ class Objective(nn.Module):
     def after_d_step(self, discriminator: nn.Module, iteration: int) -> None:
         self.loss.after_d_step(discriminator)
 
-    def epoch_metrics(self, module) -> dict[str, torch.Tensor]:
+    def epoch_metrics(self, discriminator: nn.Module) -> dict[str, torch.Tensor]:
         """Values to log at the end of every training epoch (``metrics/...``)."""
         return {}
 

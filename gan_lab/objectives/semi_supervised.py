@@ -169,10 +169,11 @@ class SemiSupervised(Objective):
         """The network evaluated on the test set: D's EMA if kept, else D."""
         return self.discriminator_ema if self.discriminator_ema is not None else discriminator
 
-    def epoch_metrics(self, module) -> dict[str, torch.Tensor]:
-        x, y = self.test_x.to(module.device), self.test_y.to(module.device)
-        errors = count_errors(self.classifier(module.discriminator), x, y).float()
-        errors_raw = count_errors(module.discriminator, x, y).float()
+    def epoch_metrics(self, discriminator: nn.Module) -> dict[str, torch.Tensor]:
+        device = next(discriminator.parameters()).device
+        x, y = self.test_x.to(device), self.test_y.to(device)
+        errors = count_errors(self.classifier(discriminator), x, y).float()
+        errors_raw = count_errors(discriminator, x, y).float()
         n = len(y)
         return {
             "metrics/test_errors": errors,

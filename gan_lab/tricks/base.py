@@ -6,30 +6,31 @@ sampling, evaluation and checkpoint loading all rebuild the same nets):
 * ``transform_generator(G)`` / ``transform_discriminator(D)`` return the changed net (virtual BN,
   a minibatch-discrimination head).
 
-Training (called by ``gan_lab.module.GAN`` for every iteration, in order):
+Training (called by the objective's phases, ``gan_lab.objectives.base.Objective.phase_loss``, for
+every iteration, in order):
 
-* ``real_target(target)`` sets the real label of D's BCE loss (label smoothing);
-* ``d_penalty(module, it)`` / ``g_penalty(module, it)`` are added to each player's loss;
-* ``g_objective(module, it)`` may replace G's adversarial loss (feature matching);
-* ``after_step(module, player)`` runs after each optimizer step of ``player`` ("d" or "g").
+* ``real_target(target)`` sets the real label of D's BCE loss (label smoothing; read once);
+* ``d_penalty(it, nets)`` / ``g_penalty(it, nets)`` are added to each player's loss;
+* ``g_objective(it, nets, adversarial)`` may replace G's adversarial loss (feature matching;
+  ``adversarial()`` computes that loss, for a trick that adds to it rather than replacing it);
+* ``after_step(player, nets)`` runs after each optimizer step of ``player`` ("d" or "g").
 
-``it`` is the :class:`gan_lab.iteration.Iteration` of the current batch. State that must survive a
-resume goes in ``state_dict`` (saved in the checkpoint under ``tricks/<name>``). ``check`` refuses
-an impossible combination with the objective before anything is built.
+``it`` is the :class:`gan_lab.iteration.Iteration` of the current batch and ``nets`` the
+:class:`gan_lab.iteration.Nets`: a trick sees tensors and nets, never the training module. State
+that must survive a resume goes in ``state_dict`` (saved in the checkpoint under ``tricks/<name>``).
+``check`` refuses an impossible combination with the loss before anything is built.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from gan_lab.errors import ConfigError
-from gan_lab.iteration import Iteration
-
-if TYPE_CHECKING:
-    from gan_lab.module import GAN
-    from gan_lab.objectives import Objective
+from gan_lab.iteration import Iteration, Nets
+from gan_lab.losses import GANLoss
 
 
 class Trick:
@@ -43,14 +44,13 @@ class Trick:
     #: refused with a per-example gradient penalty, for the reason BatchNorm is (Gulrajani et al. 2017 §4)
     mixes_examples_in_d = False
 
-    def check(self, objective: Objective) -> None:
-        """Raise ``ConfigError`` for an impossible combination, before anything is built."""
-        if self.requires_probabilistic_loss and not objective.probabilistic:
+    def check(self, loss: GANLoss) -> None:
+        """Raise ``ConfigError`` for an impossible combination with the loss, before anything is built."""
+        if self.requires_probabilistic_loss and not loss.probabilistic:
             raise ConfigError(
-                f"trick={self.name} needs a loss that reads D(x) as a probability, and loss={objective.loss.name} "
+                f"trick={self.name} needs a loss that reads D(x) as a probability, and loss={loss.name} "
                 "does not: use loss=nonsaturating or loss=minimax, or drop the trick"
             )
-        loss = objective.loss
         if self.mixes_examples_in_d and loss.per_example_penalty:  # WGAN-GP, R1
             raise ConfigError(
                 f"trick={self.name} makes D's output for one example depend on the rest of its batch, and "
@@ -67,16 +67,16 @@ class Trick:
     def real_target(self, target: float) -> float:
         return target
 
-    def d_penalty(self, module: GAN, it: Iteration) -> torch.Tensor | None:
+    def d_penalty(self, it: Iteration, nets: Nets) -> torch.Tensor | None:
         return None
 
-    def g_penalty(self, module: GAN, it: Iteration) -> torch.Tensor | None:
+    def g_penalty(self, it: Iteration, nets: Nets) -> torch.Tensor | None:
         return None
 
-    def g_objective(self, module: GAN, it: Iteration) -> torch.Tensor | None:
+    def g_objective(self, it: Iteration, nets: Nets, adversarial: Callable[[], torch.Tensor]) -> torch.Tensor | None:
         return None
 
-    def after_step(self, module: GAN, player: str) -> None:
+    def after_step(self, player: str, nets: Nets) -> None:
         pass
 
     def state_dict(self) -> dict[str, Any]:

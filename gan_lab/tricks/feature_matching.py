@@ -18,10 +18,12 @@ D has no BatchNorm); here the iteration's real batch is passed again, through th
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from gan_lab.errors import ConfigError
-from gan_lab.iteration import Iteration
+from gan_lab.iteration import Iteration, Nets
 from gan_lab.tricks.base import Trick
 
 REDUCTIONS = ("sum", "mean")
@@ -43,8 +45,8 @@ class FeatureMatching(Trick):
             raise ConfigError(f"tricks.feature_matching.reduction={reduction}: use sum (the paper's norm) or mean (the original code)")
         self.weight, self.add_to_adversarial, self.reduction = weight, add_to_adversarial, reduction
 
-    def g_objective(self, module, it: Iteration) -> torch.Tensor:
+    def g_objective(self, it: Iteration, nets: Nets, adversarial: Callable[[], torch.Tensor]) -> torch.Tensor:
         loss = self.weight * feature_matching_loss(it.real_features, it.fake_features, self.reduction)
         if self.add_to_adversarial:
-            return loss + module.objective.g_loss(it)
+            return loss + adversarial()
         return loss

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from gan_lab.iteration import Iteration
+from gan_lab.iteration import Iteration, Nets
 from gan_lab.tricks.base import Trick
 
 
@@ -26,35 +26,35 @@ class HistoricalAveraging(Trick):
         self.counts: dict[str, int] = {}
 
     @staticmethod
-    def _params(module, player: str) -> list[torch.nn.Parameter]:
-        net = module.discriminator if player == "d" else module.generator
+    def _params(nets: Nets, player: str) -> list[torch.nn.Parameter]:
+        net = nets.discriminator if player == "d" else nets.generator
         return list(net.parameters())
 
-    def _ensure(self, module, player: str) -> None:
+    def _ensure(self, nets: Nets, player: str) -> None:
         # first called by the player's first penalty, before its first update: theta[0] is the
         # initial parameters, taken after every trick has built its layers
         if player not in self.averages:
-            self.averages[player] = [p.detach().clone() for p in self._params(module, player)]
+            self.averages[player] = [p.detach().clone() for p in self._params(nets, player)]
             self.counts[player] = 1
-        elif self.averages[player][0].device != self._params(module, player)[0].device:
-            self.averages[player] = [a.to(p.device) for a, p in zip(self.averages[player], self._params(module, player))]
+        elif self.averages[player][0].device != self._params(nets, player)[0].device:
+            self.averages[player] = [a.to(p.device) for a, p in zip(self.averages[player], self._params(nets, player))]
 
-    def penalty(self, module, player: str) -> torch.Tensor:
-        self._ensure(module, player)
-        params = self._params(module, player)
+    def penalty(self, nets: Nets, player: str) -> torch.Tensor:
+        self._ensure(nets, player)
+        params = self._params(nets, player)
         return self.weight * sum((p - a).square().sum() for p, a in zip(params, self.averages[player]))
 
-    def d_penalty(self, module, it: Iteration) -> torch.Tensor:
-        return self.penalty(module, "d")
+    def d_penalty(self, it: Iteration, nets: Nets) -> torch.Tensor:
+        return self.penalty(nets, "d")
 
-    def g_penalty(self, module, it: Iteration) -> torch.Tensor:
-        return self.penalty(module, "g")
+    def g_penalty(self, it: Iteration, nets: Nets) -> torch.Tensor:
+        return self.penalty(nets, "g")
 
     @torch.no_grad()
-    def after_step(self, module, player: str) -> None:
-        self._ensure(module, player)
+    def after_step(self, player: str, nets: Nets) -> None:
+        self._ensure(nets, player)
         self.counts[player] += 1
-        torch._foreach_lerp_(self.averages[player], [p.detach() for p in self._params(module, player)], 1.0 / self.counts[player])
+        torch._foreach_lerp_(self.averages[player], [p.detach() for p in self._params(nets, player)], 1.0 / self.counts[player])
 
     def state_dict(self) -> dict[str, Any]:
         return {"averages": {k: [a.cpu() for a in v] for k, v in self.averages.items()}, "counts": dict(self.counts)}

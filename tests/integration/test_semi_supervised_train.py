@@ -108,7 +108,7 @@ def test_an_unknown_task_lists_the_tasks(cfg_factory):
 def test_label_smoothing_and_minibatch_discrimination_compose_with_the_semi_supervised_objective(cfg_factory):
     """Loss-only and architecture tricks go through the same trick objects under every task."""
     built = build_run(cfg_factory("experiment=ssgan_mnist", *TINY, "trick=[feature_matching,label_smoothing,minibatch_discrimination]"))
-    assert built.module.real_target == 0.9
+    assert built.module.objective.real_target == 0.9
     assert type(built.module.discriminator.head).__name__ == "MinibatchDiscriminationHead"
     assert built.module.discriminator(torch.zeros(4, 1, 28, 28))[0].shape == (4, 10)  # still K logits
     built.trainer.fit(built.module, datamodule=built.datamodule)

@@ -14,7 +14,7 @@ import torch
 
 from gan_lab.checkpoints import resolve_ckpt_path
 from gan_lab.errors import ConfigError
-from gan_lab.module import CHECKPOINT_FORMAT
+from gan_lab.run_state import CHECKPOINT_FORMAT
 from tests.conftest import ROOT, SMALL_MLP, compose_cfg
 
 

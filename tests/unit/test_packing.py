@@ -120,7 +120,7 @@ def test_feature_matching_splits_the_joint_forward_into_real_and_fake_packs(cfg_
     real, fake = torch.randn(12, 2), torch.randn(12, 2)
     it = Iteration(1, real=real, fake=fake)
     with torch.no_grad():
-        module.discriminate_fake(it)  # one forward of [real; fake]: 8 packs, 4 real then 4 fake
+        module.objective.discriminate_fake(module.discriminator, it)  # one forward of [real; fake]: 8 packs, 4 real then 4 fake
         real_logits, real_features = module.discriminator(real)
         fake_logits, fake_features = module.discriminator(fake)
     assert it.real_features.shape == it.fake_features.shape == (4, 16)

@@ -35,8 +35,8 @@ def test_feature_matching_sees_a_contrast_difference_that_separate_batch_norm_hi
     def training_loss(real, fake):  # what G's phase computes in training
         it = Iteration(1, real=real, fake=fake)
         with torch.no_grad():
-            module.discriminate_fake(it)
-            return trick.g_objective(module, it).item()
+            module.objective.discriminate_fake(module.discriminator, it)
+            return trick.g_objective(it, module.nets, adversarial=None).item()
 
     def separate_loss(real, fake):
         with torch.no_grad():
@@ -50,11 +50,11 @@ def test_feature_matching_sees_a_contrast_difference_that_separate_batch_norm_hi
 
 def test_label_smoothing_only_touches_the_real_target(cfg_factory):
     run = build_run(cfg_factory("trick=label_smoothing", *SMALL_DCGAN))
-    assert run.module.real_target == 0.9
+    assert run.module.objective.real_target == 0.9
     loss = run.module.objective.loss
     real_logits = torch.tensor([2.0, -1.0])
     fake_logits = torch.tensor([0.5, -3.0], requires_grad=True)
-    smoothed = loss.d_loss(real_logits, fake_logits, run.module.real_target)
+    smoothed = loss.d_loss(real_logits, fake_logits, run.module.objective.real_target)
     (grad_smoothed,) = torch.autograd.grad(smoothed, fake_logits)
     plain = loss.d_loss(real_logits, fake_logits, 1.0)
     (grad_plain,) = torch.autograd.grad(plain, fake_logits)
@@ -69,19 +69,19 @@ def test_label_smoothing_only_touches_the_real_target(cfg_factory):
 
 def test_historical_average_is_the_mean_of_past_parameters_and_the_penalty_uses_it():
     d = nn.Linear(2, 1, bias=False)
-    module = SimpleNamespace(discriminator=d, generator=nn.Linear(1, 1))
+    nets = SimpleNamespace(discriminator=d, generator=nn.Linear(1, 1))  # the two fields of gan_lab.iteration.Nets it reads
     ha = HistoricalAveraging(weight=0.5)
-    assert ha.penalty(module, "d").item() == 0.0  # as in training: the penalty comes before the first step
+    assert ha.penalty(nets, "d").item() == 0.0  # as in training: the penalty comes before the first step
     history = [d.weight.detach().clone()]
     for value in (1.0, 3.0):
         with torch.no_grad():
             d.weight.fill_(value)
-        ha.after_step(module, "d")
+        ha.after_step("d", nets)
         history.append(d.weight.detach().clone())
     mean = torch.stack(history).mean(dim=0)
     assert torch.allclose(ha.averages["d"][0], mean, atol=1e-6) and ha.counts["d"] == 3
     expected = 0.5 * (d.weight - mean).square().sum()
-    assert ha.penalty(module, "d").item() == pytest.approx(expected.item(), rel=1e-6)
+    assert ha.penalty(nets, "d").item() == pytest.approx(expected.item(), rel=1e-6)
     restored = HistoricalAveraging()
     restored.load_state_dict(ha.state_dict())
     assert torch.equal(restored.averages["d"][0], ha.averages["d"][0]) and restored.counts == ha.counts

@@ -1,0 +1,72 @@
+"""Training is bit-identical to the weights that main saved on 2026-12-05, before the iteration's
+maths moved out of ``module.py`` into the objective (issue 23): a refactor of how an iteration runs
+must not change what it computes.
+
+Two recipes, 20 iterations each, one torch thread, seed 0: the default run's recipe (dcgan_sn, Adam
+betas (0, 0.99), EMA of G) and the same with the five Improved-GAN tricks. The reference holds the
+SHA-256 of every tensor of G's, D's and the averaged G's state dicts (with its dtype and shape;
+``tests/data/bit_identical_20_steps.json``, written by ``python -m tests.integration.test_bit_identical
+--write`` on that commit): equal hashes are equal bits, in a file of kilobytes rather than megabytes. Bit-equality holds
+because the same operations run in the same order on the same machine with one thread; a change of
+the operations' order (e.g. summing the penalties in another order) changes the last bits, and this
+test says so.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from gan_lab.cli import compose
+from gan_lab.runner import build_run
+
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "bit_identical_20_steps.json"
+ALL_FIVE = "trick=[feature_matching,minibatch_discrimination,historical_averaging,label_smoothing,virtual_bn]"
+CASES = {"default_recipe": [], "all_five_tricks": [ALL_FIVE]}
+COMMON = ["seed=0", "trainer.max_steps=20", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false",
+          "trainer.log_every_n_steps=5", "logger=csv", "metrics=none", "samples.every_n_steps=0", "checkpoint.every_n_steps=0"]
+
+
+def fingerprint(tensor: torch.Tensor) -> str:
+    """dtype, shape and the SHA-256 of the bytes: equal fingerprints are bit-identical tensors."""
+    t = tensor.detach().cpu().contiguous()
+    return f"{t.dtype} {tuple(t.shape)} {hashlib.sha256(t.reshape(-1).view(torch.uint8).numpy().tobytes()).hexdigest()}"
+
+
+def train(overrides: list[str], run_dir: Path) -> dict[str, dict[str, str]]:
+    """The fingerprints of G's, D's and the averaged G's state after 20 iterations of ``python train.py <overrides>``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run = build_run(compose([*COMMON, *overrides], run_dir=run_dir))
+        run.trainer.fit(run.module, datamodule=run.datamodule)
+    finally:
+        torch.set_num_threads(threads)
+    nets = {"generator": run.module.generator, "discriminator": run.module.discriminator,
+            "generator_ema": run.module.generator_ema}
+    return {name: {k: fingerprint(v) for k, v in net.state_dict().items()} for name, net in nets.items()}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_training_is_bit_identical_to_the_reference(case, tmp_path):
+    expected = json.loads(REFERENCE.read_text())[case]
+    actual = train(CASES[case], tmp_path / case)
+    assert expected.keys() == actual.keys()
+    for net in expected:
+        assert expected[net].keys() == actual[net].keys(), net
+        different = [k for k in expected[net] if expected[net][k] != actual[net][k]]
+        assert not different, f"{case}: {net} differs from the reference in {different}"
+
+
+if __name__ == "__main__":  # python -m tests.integration.test_bit_identical --write
+    if sys.argv[1:] != ["--write"]:
+        raise SystemExit("usage: python -m tests.integration.test_bit_identical --write (rewrites the reference)")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        REFERENCE.write_text(json.dumps({case: train(overrides, Path(tmp) / case) for case, overrides in CASES.items()}, indent=1) + "\n")
+    print(f"wrote {REFERENCE}")
