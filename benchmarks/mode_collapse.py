@@ -216,8 +216,15 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.mode_collapse_nets import (INIT_EXAMPLES, Ensemble, Tricks, fused_md_pair_sums, pack_fake,  # noqa: E402
                                            simultaneous_step)
-from gan_lab.data.datasets import mixture_means  # noqa: E402
+from gan_lab.cli import compose  # noqa: E402
+from gan_lab.data.mixtures import means_tensor  # noqa: E402
 from gan_lab.metrics.modes import mode_metrics  # noqa: E402
+
+
+def mixture_means(name: str):
+    """The modes of ``data=NAME`` as its config gives them (conf/data/ring8.yaml, grid25.yaml)."""
+    return means_tensor(compose([f"data={name}", "model=gan_mlp"]).data.means)
+
 
 STD = {"ring8": 0.01, "grid25": 0.05}
 EVAL_SAMPLES = 2500

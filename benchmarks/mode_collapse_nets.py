@@ -16,7 +16,7 @@ trick objects built from conf/trick/*.yaml), computed per model k (no statistic 
 * §3.1 feature matching (gan_lab/tricks/feature_matching.py): G's loss becomes
   weight * || mean_B f(x) - mean_B f(G(z)) ||^2 (``reduction=sum``), f = D's last hidden layer (the
   last maxout output), the real side detached;
-* §3.2 minibatch discrimination (gan_lab/nets/minibatch_discrimination.py, trick
+* §3.2 minibatch discrimination (gan_lab/nets/layers/minibatch_discrimination.py, trick
   minibatch_discrimination.py): D's output layer becomes the ``MinibatchDiscriminationHead`` --
   [f(x), o(x)] with per-kernel normalised theta, then a weight-normalised dense layer -- initialised
   from the first ``INIT_EXAMPLES`` real points of each run (gan_lab/build.py), o(x) computed within
@@ -25,7 +25,7 @@ trick objects built from conf/trick/*.yaml), computed per model k (no statistic 
   lambda ||theta_k - mean_{i<=t} theta_k[i]||^2 over all that player's parameters of model k;
 * §3.4 one-sided label smoothing (gan_lab/tricks/label_smoothing.py, losses.bce_real): D's real
   term is the BCE against ``real_target`` (0.9), the fake term and G's loss are unchanged;
-* §3.5 virtual batch norm (gan_lab/nets/virtual_batchnorm.py, trick virtual_bn.py): every BN of G
+* §3.5 virtual batch norm (gan_lab/nets/layers/virtual_batchnorm.py, trick virtual_bn.py): every BN of G
   becomes VBN against a reference batch of z drawn once per model (seeded by the model's seed),
   propagated with every call of G, training and sampling alike (no running statistics).
 """
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from gan_lab.nets.minibatch_discrimination import mean_nearest_neighbour_l1, pairwise_l1
+from gan_lab.nets.layers.minibatch_discrimination import mean_nearest_neighbour_l1, pairwise_l1
 
 BN_EPS = 1e-4  # blocks.bricks.bn.BatchNormalization's default epsilon
 BN_MOMENTUM = 0.05  # PacGAN: population <- 0.05 * minibatch + 0.95 * population
@@ -287,7 +287,7 @@ class Ensemble:
         """x [K, N, 2m] -> logits [K, N]."""
         return self.head(self.features(x))
 
-    # ---- minibatch discrimination (§3.2), gan_lab.nets.minibatch_discrimination per model ----------
+    # ---- minibatch discrimination (§3.2), gan_lab.nets.layers.minibatch_discrimination per model ----------
     def md_project(self, features: torch.Tensor) -> torch.Tensor:
         """M = f(x) W, W = theta exp(log_scale) / ||theta||_A: [K, N, A] -> [K, N, B, C]."""
         K, N, A = features.shape

@@ -151,14 +151,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cuda: trainer.accelerator=gpu, plain loop on the GPU")
     parser.add_argument("--precision", default="32-true", help="trainer.precision (the plain loop: 32-true or bf16-mixed autocast)")
     parser.add_argument("--default-run", action="store_true",
-                        help="the default run's recipe (model, batch, optimiser, EMA of conf/experiment/default.yaml) instead of "
+                        help="the default run's recipe (model, batch, optimiser, EMA: conf/train.yaml's defaults) instead of "
                              "the reference DCGAN at batch 64; --model / --batch-size are then ignored")
     parser.add_argument("--out", type=Path, default=None, help="the result file (default benchmarks/results/throughput_<date>_<setting>.json)")
     parser.add_argument("overrides", nargs="*", help="more Hydra overrides for both loops, e.g. model.discriminator.spectral_norm=true")
     args = parser.parse_args()
     # the machine's reference (the figure quoted beside every wall time): the groups' DCGAN at batch 64,
-    # experiment=none; --default-run: the default run's recipe (conf/experiment/default.yaml) as it is
-    nets = [] if args.default_run else ["experiment=none", f"model={args.model}", f"data.batch_size={args.batch_size}"]
+    # experiment=dcgan; --default-run: the default run's recipe (conf/train.yaml's defaults) as it is
+    nets = [] if args.default_run else ["experiment=dcgan", f"model={args.model}", f"data.batch_size={args.batch_size}"]
     overrides = [*nets, f"data={args.data}", "logger=csv",
                  "trainer.enable_progress_bar=false", "samples.every_n_steps=0", "checkpoint.every_n_steps=0",
                  f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}", "trainer.devices=1",

@@ -13,8 +13,6 @@ its inputs (``augment=``), last, so a wrapping trick (a packed D) is augmented p
 """
 from __future__ import annotations
 
-import inspect
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,8 @@ from gan_lab.data.spec import DataSpec
 from gan_lab.errors import ConfigError
 from gan_lab.instantiate import instantiate
 from gan_lab.module import GAN
-from gan_lab.nets.spectral_norm import spectral_normalise
+from gan_lab.optim import optimizer_factory
+from gan_lab.nets.layers.spectral_norm import spectral_normalise
 from gan_lab.objectives import Objective
 from gan_lab.tricks import Trick
 
@@ -124,27 +123,6 @@ def build_players(cfg: DictConfig) -> Players:
     return Players(objective, tricks, generator, discriminator)
 
 
-def finite_check_interval(cfg: DictConfig) -> int:
-    """How often (iterations) the finite-loss flag is read on the host: at every checkpoint and
-    logging step (their gcd), so no checkpoint is written after a NaN; 50 if neither is on."""
-    intervals = [int(n) for n in (cfg.checkpoint.every_n_steps, cfg.trainer.log_every_n_steps) if n and n > 0]
-    return math.gcd(*intervals) if intervals else 50
-
-
-def _optimizer(spec: DictConfig, key: str):
-    """``optim.g`` / ``optim.d``: a partial torch.optim class; an option it does not take fails here,
-    in one line, rather than inside the Trainer's setup."""
-    factory = instantiate(spec)
-    target = factory.func
-    params = inspect.signature(target).parameters
-    unknown = [k for k in factory.keywords if k not in params]
-    if unknown:
-        options = ", ".join(p for p in params if p not in ("self", "params"))
-        raise ConfigError(f"{key}: {spec._target_} takes no option {', '.join(unknown)} (its options: {options}); "
-                          f"remove it with ~{key}.{unknown[0]} or pick the optimizer's options")
-    return factory
-
-
 def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Path | None) -> GAN:
     """The training module: the players initialised from ``data`` (D's data-dependent init, the
     objective's labelled subset and test split), the optimizers and schedules of ``optim=``."""
@@ -156,8 +134,8 @@ def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Pat
         generator=players.generator,
         discriminator=players.discriminator,
         objective=players.objective,
-        g_optimizer=_optimizer(optim.g, "optim.g"),
-        d_optimizer=_optimizer(optim.d, "optim.d"),
+        g_optimizer=optimizer_factory(optim.g, "optim.g"),
+        d_optimizer=optimizer_factory(optim.d, "optim.d"),
         g_scheduler=instantiate(optim.g_scheduler) if optim.get("g_scheduler") else None,
         d_scheduler=instantiate(optim.d_scheduler) if optim.get("d_scheduler") else None,
         d_steps_per_g_step=optim.d_steps_per_g_step,

@@ -22,9 +22,10 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
+from gan_lab import CONFIG_DIR
 from gan_lab.build import build_players, load_generator_state
 from gan_lab.errors import ConfigError
-from gan_lab.nets.ema import EMA_PREFIX
+from gan_lab.ema import EMA_PREFIX
 from gan_lab.run_state import CHECKPOINT_FORMAT
 
 log = logging.getLogger("gan_lab")
@@ -160,6 +161,32 @@ LEGACY_DATA = {
 }
 
 
+#: classes that moved since a checkpoint's config named them (2026-12-05: trick layers into nets/layers/,
+#: the EMA of G out of nets/) -> where they are now
+MOVED_TARGETS = {
+    "gan_lab.nets.ema.GeneratorEMA": "gan_lab.ema.GeneratorEMA",
+    "gan_lab.nets.diffaugment.DiffAugment": "gan_lab.nets.layers.diffaugment.DiffAugment",
+}
+
+
+def current_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's config with today's class paths, and what today's classes need that it lacks:
+    the mode centres of a 2-D mixture (``data.means``, in the data configs since 2026-12-05), taken from
+    the packaged data config of the same name."""
+    def moved(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: MOVED_TARGETS.get(v, v) if k == "_target_" else moved(v) for k, v in node.items()}
+        return [moved(v) for v in node] if isinstance(node, list) else node
+
+    config = moved(config)
+    data = config.get("data") or {}
+    if data.get("_target_") == "gan_lab.data.mixtures.GaussianMixture" and "means" not in data:
+        packaged = Path(CONFIG_DIR) / "data" / f"{data.get('name')}.yaml"
+        if packaged.is_file():
+            config["data"] = {**data, "means": OmegaConf.to_container(OmegaConf.load(packaged).means)}
+    return config
+
+
 def upgrade_config(config: dict[str, Any]) -> dict[str, Any]:
     """The config of a first-format checkpoint (before 2026-11-26) in today's format, as far as
     rebuilding the nets needs: ``loss.objective`` -> ``loss``, ``task`` string -> task node, MLP nets'
@@ -170,9 +197,12 @@ def upgrade_config(config: dict[str, Any]) -> dict[str, Any]:
         cfg["loss"] = dict(loss["objective"])
     task = cfg.get("task", "unconditional")
     if isinstance(task, str):
-        targets = {"unconditional": "Unconditional", "semi_supervised": "SemiSupervised", "supervised": "Supervised"}
-        node: dict[str, Any] = {"_target_": f"gan_lab.objectives.{targets.get(task, 'Unconditional')}"}
-        if task != "unconditional":
+        # format 1 named the task; its objective class, and whether it takes the labelled subset's size
+        targets = {"unconditional": ("Unconditional", False), "semi_supervised": ("SemiSupervised", True),
+                   "supervised": ("Supervised", True)}
+        target, labelled = targets.get(task, targets["unconditional"])
+        node: dict[str, Any] = {"_target_": f"gan_lab.objectives.{target}"}
+        if labelled:
             node["labels_per_class"] = cfg.get("data", {}).get("labels_per_class")
         cfg["task"] = node
     data = cfg.get("data", {})
@@ -200,7 +230,7 @@ def generator_from_checkpoint(path: str | Path, ema: bool | None = None) -> tupl
     ckpt = load_checkpoint(path)
     config = ckpt["gan_lab"]["config"]
     legacy = ckpt["gan_lab"].get("format") is None
-    cfg = OmegaConf.create(upgrade_config(config) if legacy else config)
+    cfg = OmegaConf.create(current_config(upgrade_config(config) if legacy else config))
     state_dict = ckpt["state_dict"]
     has_ema = any(k.startswith(EMA_PREFIX) for k in state_dict)
     if ema and not has_ema:

@@ -16,10 +16,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-# The Hydra configs: gan_lab/conf in an installed wheel (pyproject.toml ships conf/ there), else the
-# checkout's top-level conf/ (python train.py, pip install -e). --config-dir / hydra.searchpath add more.
-_PACKAGE_DIR = Path(__file__).resolve().parent
-CONFIG_DIR = str(_PACKAGE_DIR / "conf" if (_PACKAGE_DIR / "conf").is_dir() else _PACKAGE_DIR.parent / "conf")
+from gan_lab import CONFIG_DIR  # gan_lab/conf in a wheel, the checkout's conf/ otherwise
 
 
 def compose(overrides: list[str], run_dir: str | Path | None = None) -> DictConfig:

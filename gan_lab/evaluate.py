@@ -75,6 +75,8 @@ def evaluate(cfg: DictConfig) -> dict:
         options["num_samples"] = min(cfg.num_samples or len(images), len(images))
     if "skip_unsupported" in cfg.metrics.scorer:
         options["skip_unsupported"] = False  # evaluating is all this command does: refuse, don't skip
+    if "num_classes" in cfg.metrics.scorer:  # the compared dataset's labels (the checkpoint's data, or data=)
+        options["num_classes"] = data_cfg.get("num_classes")
     scorer = instantiate(cfg.metrics.scorer, dataset=str(data_cfg.name), **options)
     evaluator = scorer.build(prepared)
     gen = torch.Generator().manual_seed(cfg.seed)

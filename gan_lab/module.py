@@ -16,7 +16,7 @@ optimization. Only D's step is counted here (G's step goes through the same Ligh
 with the step counter hooks disabled), so ``trainer.global_step``, ``trainer.max_steps``, the
 checkpoint and logging intervals all count training iterations (batches).
 
-Elsewhere, each in one home: the averaged G's schedule and checkpoint bookkeeping (``gan_lab.nets.ema``),
+Elsewhere, each in one home: the averaged G's schedule and checkpoint bookkeeping (``gan_lab.ema``),
 what a checkpoint carries beside the weights (``gan_lab.run_state``), the finite-loss check
 (``gan_lab.callbacks.finite_check``, fed by what ``training_step`` returns), the speed options
 (``gan_lab.nets.speed``, applied once by :meth:`configure_model`).
@@ -33,7 +33,7 @@ from torch import nn
 from gan_lab import run_state
 from gan_lab.iteration import Nets
 from gan_lab.nets.base import Discriminator, Generator, frozen, grad_norm
-from gan_lab.nets.ema import GeneratorEMA
+from gan_lab.ema import GeneratorEMA
 from gan_lab.nets.speed import apply_speed_options
 from gan_lab.objectives import Objective
 

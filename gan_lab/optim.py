@@ -1,12 +1,19 @@
-"""Learning-rate schedules that the papers use and torch does not ship.
+"""The optimizers of the ``optim=`` group and the learning-rate schedules that the papers use and torch does
+not ship.
 
-Optimizers themselves are configured by ``_target_`` (``conf/optim/*.yaml``: ``torch.optim.Adam``, ...).
+Optimizers are configured by ``_target_`` (``conf/optim/*.yaml``: ``torch.optim.Adam``, ...) and built here,
+their options checked against the class before training; schedules are ``optim.g_scheduler`` /
+``optim.d_scheduler`` (any ``torch.optim.lr_scheduler`` class, or :func:`linear_ramp_down`).
 """
 from __future__ import annotations
 
+import inspect
+
 import torch
+from omegaconf import DictConfig
 
 from gan_lab.errors import ConfigError
+from gan_lab.instantiate import instantiate
 
 
 def linear_ramp_down(optimizer: torch.optim.Optimizer, total_steps: int, start_fraction: float = 2 / 3) -> torch.optim.lr_scheduler.LambdaLR:
@@ -23,3 +30,17 @@ def linear_ramp_down(optimizer: torch.optim.Optimizer, total_steps: int, start_f
         return max(0.0, min(1.0, (total_steps - step) / ramp))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def optimizer_factory(spec: DictConfig, key: str):
+    """``optim.g`` / ``optim.d``: a partial torch.optim class; an option it does not take fails here,
+    in one line, rather than inside the Trainer's setup."""
+    factory = instantiate(spec)
+    target = factory.func
+    params = inspect.signature(target).parameters
+    unknown = [k for k in factory.keywords if k not in params]
+    if unknown:
+        options = ", ".join(p for p in params if p not in ("self", "params"))
+        raise ConfigError(f"{key}: {spec._target_} takes no option {', '.join(unknown)} (its options: {options}); "
+                          f"remove it with ~{key}.{unknown[0]} or pick the optimizer's options")
+    return factory

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -19,22 +18,18 @@ from typing import Any
 import shutil
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lab.build import build_module, build_players, finite_check_interval
-from gan_lab.callbacks import SampleGrid, TrainingProgress
-from gan_lab.callbacks.consistency import RankConsistency
-from gan_lab.callbacks.finite_check import FiniteLossCheck
-from gan_lab.callbacks.preemption import PreemptionCheckpoint
+from gan_lab.build import build_module, build_players
+from gan_lab.callbacks import TrainingProgress
 from gan_lab.checkpoints import AtomicCheckpointIO, resolve_ckpt_path
 from gan_lab.checks import check_config
 from gan_lab.data import GANDataModule
 from gan_lab.errors import ConfigError
 from gan_lab.instantiate import instantiate
 from gan_lab.loggers import finish_wandb
-from gan_lab.metrics.protocol import goal
 from gan_lab.module import GAN
 
 log = logging.getLogger("gan_lab")
@@ -122,57 +117,15 @@ def hyperparameters(cfg: DictConfig, module: GAN) -> dict[str, Any]:
     return config
 
 
-def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
-    callbacks: list[L.Callback] = [TrainingProgress(run_dir), PreemptionCheckpoint(run_dir / "checkpoints"),
-                                   FiniteLossCheck(finite_check_interval(cfg))]
-    if expected_world_size(cfg) > 1:
-        callbacks.append(RankConsistency(run_dir))
-    if cfg.samples.every_n_steps is not None:
-        callbacks.append(SampleGrid(run_dir / "samples", every_n_steps=cfg.samples.every_n_steps, gif=cfg.samples.gif))
-    if cfg.checkpoint.every_n_steps:
-        callbacks.append(
-            ModelCheckpoint(
-                dirpath=run_dir / "checkpoints",
-                filename="step_{step:07d}",
-                auto_insert_metric_name=False,
-                every_n_train_steps=cfg.checkpoint.every_n_steps,
-                save_top_k=-1 if cfg.checkpoint.keep_all else 1,
-                save_last=True,
-                save_on_train_epoch_end=False,
-                enable_version_counter=False,  # last.ckpt is always the latest, also after a preemption save
-            )
-        )
-    if cfg.checkpoint.get("monitor"):  # checkpoints/best.ckpt: the best evaluation so far (e.g. lowest FID)
-        callbacks.append(best_checkpoint(cfg, run_dir))
+def build_callbacks(cfg: DictConfig) -> list[L.Callback]:
+    """The callbacks group's callbacks (``conf/callbacks/*.yaml``; ``callbacks.NAME=null`` turns one off, and
+    a factory returns None where the config turns its callback off), and the metrics group's evaluation;
+    the progress bar last, since it shows what the others computed (throughput, metrics)."""
+    specs = [*(cfg.get("callbacks") or {}).values()]
     if cfg.metrics.get("callback"):  # the metrics group's evaluation callback (IS / FID / KID / classifier)
-        callbacks.append(instantiate(cfg.metrics.callback))
-    if cfg.trainer.get("enable_progress_bar", True) and cfg.get("progress_bar"):
-        callbacks.append(instantiate(cfg.progress_bar))  # after TrainingProgress / metrics: it shows their values
-    for spec in (cfg.get("callbacks") or {}).values():
-        if spec is not None:
-            callbacks.append(instantiate(spec))
-    return callbacks
-
-
-def best_checkpoint(cfg: DictConfig, run_dir: Path) -> L.Callback:
-    """``checkpoint.monitor=metrics/clf_fid5k``: ``checkpoints/best.ckpt`` holds the run at its best
-    evaluation (``checkpoint.mode``: min or max, by default the metric's own goal). Metrics are
-    evaluated every ``metrics.every_n_steps`` iterations and at the last one, so the monitor looks
-    only at those steps (their gcd with max_steps): no per-iteration check, no DDP collective."""
-    every = int(cfg.metrics.get("every_n_steps") or 0)
-    max_steps = int(cfg.trainer.max_steps)
-    return ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        filename="best",
-        monitor=cfg.checkpoint.monitor,
-        mode=cfg.checkpoint.get("mode") or goal(cfg.checkpoint.monitor) or "min",
-        save_top_k=1,
-        save_last=False,
-        every_n_train_steps=math.gcd(every, max_steps) if every > 0 else max_steps,
-        save_on_train_epoch_end=False,
-        auto_insert_metric_name=False,
-        enable_version_counter=False,
-    )
+        specs.append(cfg.metrics.callback)
+    callbacks = [cb for cb in (instantiate(spec) for spec in specs if spec is not None) if cb is not None]
+    return sorted(callbacks, key=lambda cb: isinstance(cb, ProgressBar))  # stable: the others keep their order
 
 
 def expected_world_size(cfg: DictConfig) -> int:
@@ -217,7 +170,7 @@ def build_run(cfg: DictConfig) -> Run:
         previous_id = Path(ckpt_path).resolve().parent.parent / "wandb_id"
         if previous_id.is_file() and previous_id.resolve() != (run_dir / "wandb_id").resolve():
             shutil.copyfile(previous_id, run_dir / "wandb_id")
-    callbacks = build_callbacks(cfg, run_dir)
+    callbacks = build_callbacks(cfg)
     loggers = [instantiate(spec) for spec in (cfg.get("logger") or {}).values() if spec]
     params = hyperparameters(cfg, module)
     for logger in loggers:  # the composed config, so dashboards filter and group runs by any setting
@@ -245,13 +198,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 
 def summarize(cfg: DictConfig, module: GAN, trainer: L.Trainer, callbacks: list, run_dir: Path, seconds: float) -> dict[str, Any]:
-    progress = next(cb for cb in callbacks if isinstance(cb, TrainingProgress))
+    progress = next((cb for cb in callbacks if isinstance(cb, TrainingProgress)), None)  # callbacks.training_progress
     final = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     ckpt = trainer.checkpoint_callback
     augment = getattr(module.discriminator, "augment", None)  # what the run applied, as ema below (not the config re-read)
     summary = {
         "steps": trainer.global_step,
-        "images_per_sec": progress.images_per_sec,
+        "images_per_sec": progress.images_per_sec if progress is not None else None,
         "wall_seconds": seconds,
         "final": {k: v for k, v in final.items() if k.startswith("train/")},
         "metrics": {k: v for k, v in final.items() if k.startswith("metrics/")},

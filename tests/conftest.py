@@ -17,24 +17,29 @@ os.environ.setdefault("WANDB_SILENT", "true")
 os.environ["GAN_LAB_OFFLINE"] = "1"  # tests never download (Inception weights are built by the tests)
 os.environ.pop("SLURM_JOB_ID", None)  # resume=auto is the default inside a SLURM job; tests start afresh
 
-# small, fast settings shared by the tests (each test adds its own overrides)
-FAST = [
-    "logger=csv",
-    "trainer.accelerator=cpu",
-    "trainer.enable_progress_bar=false",
-    "trainer.max_steps=4",
-    "trainer.log_every_n_steps=2",
-    "samples.every_n_steps=0",
-    "checkpoint.every_n_steps=0",
-    "metrics=none",  # metrics have their own tests; the rest need not pay for them
-    # every group's own default (model=dcgan, Adam 2e-4, no EMA), not the default run's recipe
-    # (conf/experiment/default.yaml, tested in tests/integration/test_default_run.py): a test of a part
-    # sees the part as its group defines it; a test's own experiment=... comes later and wins
-    "experiment=none",
-]
+# small, fast settings shared by the tests (each test adds its own overrides): debug=fast (conf/debug/fast.yaml:
+# 4 iterations logged every 2, no metrics, no grids or checkpoints but at the end, CSV logger, no progress bar)
+# on the CPU, with the DCGAN paper's setup rather than the default run's recipe (conf/train.yaml's defaults,
+# tested in tests/integration/test_default_run.py): a test of a part sees the part as its group defines it;
+# a test's own experiment=... comes later and wins (debug=fast is applied after it)
+FAST = ["debug=fast", "trainer.accelerator=cpu", "experiment=dcgan"]
 # small nets: append to the overrides of a test that picks the model
 SMALL_DCGAN = ["model.generator.width=8", "model.discriminator.width=8"]
 SMALL_MLP = ["model.generator.hidden=[32,32]", "model.discriminator.hidden=[16,16]"]
+
+
+def mixture_means(name: str):
+    """The modes of ``data=ring8`` / ``data=grid25`` as their config gives them (conf/data/NAME.yaml)."""
+    from gan_lab.data.mixtures import means_tensor
+
+    return means_tensor(compose([f"data={name}", "model=gan_mlp"]).data.means)
+
+
+def load_mixture(name: str, std: float, num_train: int = 50_000, num_val: int = 10_000, split_seed: int = 0):
+    """``gan_lab.data.datasets.load_mixture`` for the mixture of ``data=NAME``."""
+    from gan_lab.data.datasets import load_mixture as load
+
+    return load(mixture_means(name), std, num_train, num_val, split_seed)
 
 
 def compose_cfg(overrides: list[str], run_dir: Path | None = None, fast: bool = True):

@@ -30,7 +30,7 @@ import torch
 
 from gan_lab.callbacks.images import log_image, save_grid
 from gan_lab.metrics.memorization import memorization_report
-from gan_lab.metrics.protocol import goal
+from gan_lab.metrics.goals import goal
 
 log = logging.getLogger("gan_lab")
 

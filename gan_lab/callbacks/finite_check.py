@@ -2,11 +2,13 @@
 
 The losses that ``GAN.training_step`` returns are checked on the device every iteration (no host
 sync); the flag is read on the host every ``every_n_steps`` iterations and at the last one (one sync,
-all-reduced across ranks so that every rank stops at the same step). The runner sets the interval to
-the gcd of the checkpoint and logging intervals, and Lightning runs checkpoint callbacks after this
-one, so no checkpoint is written after a non-finite loss: the last one written is the last good one.
+all-reduced across ranks so that every rank stops at the same step). The interval is the gcd of the
+checkpoint and logging intervals (50 if neither is on), and Lightning runs checkpoint callbacks after
+this one, so no checkpoint is written after a non-finite loss: the last one written is the last good one.
 """
 from __future__ import annotations
+
+import math
 
 import lightning as L
 import torch
@@ -15,8 +17,9 @@ from gan_lab.errors import TrainingDiverged
 
 
 class FiniteLossCheck(L.Callback):
-    def __init__(self, every_n_steps: int = 50) -> None:
-        self.every_n_steps = max(1, int(every_n_steps))
+    def __init__(self, checkpoint_every_n_steps: int | None = None, log_every_n_steps: int | None = None) -> None:
+        intervals = [int(n) for n in (checkpoint_every_n_steps, log_every_n_steps) if n and n > 0]
+        self.every_n_steps = math.gcd(*intervals) if intervals else 50
         self.first_bad_step: torch.Tensor | None = None  # first iteration whose loss was not finite (-1: none)
 
     def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, outputs, batch, batch_idx: int) -> None:

@@ -78,9 +78,9 @@ class GanProgressBar(TQDMProgressBar):
     def __init__(self, mode: str = "auto", lines: int = 20, refresh_rate: int = 1) -> None:
         if mode not in MODES:
             raise ConfigError(f"progress bar mode={mode!r} does not exist: choose one of {', '.join(MODES)} "
-                              "(e.g. +callbacks.bar.mode=lines)")
+                              "(e.g. callbacks.progress_bar.mode=lines)")
         if int(lines) < 1:
-            raise ConfigError(f"progress bar lines={lines}: it must be at least 1 (e.g. +callbacks.bar.lines=20)")
+            raise ConfigError(f"progress bar lines={lines}: it must be at least 1 (e.g. callbacks.progress_bar.lines=20)")
         super().__init__(refresh_rate=refresh_rate, leave=True)
         self.mode, self.lines = mode, int(lines)
         self.active_mode: str | None = None  # the mode this run uses (auto resolved at the start)
@@ -219,3 +219,9 @@ class GanProgressBar(TQDMProgressBar):
 
     def on_validation_end(self, *_: Any) -> None:
         pass
+
+
+def progress_bar(mode: str = "auto", lines: int = 20, enabled: bool = True) -> GanProgressBar | None:
+    """The callbacks group's progress bar: None with ``trainer.enable_progress_bar=false`` (Lightning refuses a
+    progress-bar callback then)."""
+    return GanProgressBar(mode=mode, lines=lines) if enabled else None

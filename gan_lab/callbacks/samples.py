@@ -55,3 +55,6 @@ class SampleGrid(L.Callback):
         self.frames = [Path(f) for f in state.get("frames", []) if Path(f).exists()]
 
 
+def sample_grid(out_dir: str | Path, every_n_steps: int | None = 500, gif: bool = True) -> SampleGrid | None:
+    """The callbacks group's sample grid: None when ``samples.every_n_steps`` is null (no grids at all)."""
+    return None if every_n_steps is None else SampleGrid(out_dir, every_n_steps=every_n_steps, gif=gif)

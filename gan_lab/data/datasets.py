@@ -7,7 +7,6 @@ or raw coordinates (2-D points, ``[N, 2]``). Small datasets are materialised as 
 from __future__ import annotations
 
 import functools
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,21 +147,8 @@ def load_digits(image_size: int = 8, val_fraction: float = 0.2, split_seed: int 
     return _labelled_images(resize(images, image_size), bunch.target.astype(np.int64), val_fraction, split_seed, 10, source="sklearn.datasets.load_digits")
 
 
-def mixture_means(name: str) -> torch.Tensor:
-    """Mode centres of the 2-D benchmark mixtures (VEEGAN / PacGAN): ``ring8`` and ``grid25``."""
-    if name == "ring8":
-        angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
-        return torch.stack([angles.cos(), angles.sin()], dim=1).float()  # radius 1
-    if name == "grid25":
-        axis = torch.arange(-4.0, 5.0, 2.0)
-        gx, gy = torch.meshgrid(axis, axis, indexing="ij")
-        return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
-    raise DataError(f"data.name={name}: no such 2-D mixture (use ring8 or grid25)")
-
-
-def load_mixture(name: str, std: float, num_train: int = 50_000, num_val: int = 10_000, split_seed: int = 0) -> Prepared:
-    """Samples of an equal-weight Gaussian mixture with isotropic ``std`` around :func:`mixture_means`."""
-    means = mixture_means(name)
+def load_mixture(means: torch.Tensor, std: float, num_train: int = 50_000, num_val: int = 10_000, split_seed: int = 0) -> Prepared:
+    """Samples of an equal-weight Gaussian mixture with isotropic ``std`` around ``means`` ``[modes, 2]``."""
     generator = torch.Generator().manual_seed(split_seed)
 
     def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:

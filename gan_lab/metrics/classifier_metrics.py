@@ -23,20 +23,17 @@ from typing import Callable
 
 import torch
 
-from gan_lab.data.datasets import cache_dir, mixture_means, write_cache
+from gan_lab.data.datasets import cache_dir, write_cache
 from gan_lab.errors import ConfigError
 from gan_lab.metrics import precision_recall as prc
 from gan_lab.metrics.classifier import load_or_train
 from gan_lab.metrics.modes import mode_metrics
-from gan_lab.metrics.protocol import Scorer, count_tag, shard
+from gan_lab.metrics.scorer import Scorer, count_tag, shard
 from gan_lab.metrics.statistics import SampleStatistics, frechet_distance, mean_cov
 
-POINT_DATASETS = ("ring8", "grid25")
-NO_LABELS = ("celeba", "folder")
-
-
-def check_dataset(dataset: str) -> None:
-    if dataset in NO_LABELS:
+def check_labels(dataset: str, num_classes: int | None) -> None:
+    """The classifier metrics need class labels to train their classifier (``data.num_classes``)."""
+    if not num_classes:
         raise ConfigError(
             f"metrics=classifier needs a labelled digit-like dataset, data={dataset} has no labels: "
             "use metrics=inception (FID / IS / KID / precision-recall on InceptionV3) or metrics=none"
@@ -50,19 +47,18 @@ class ClassifierEvaluator:
 
     def __init__(self, dataset: str, data, num_samples: int, batch_size: int = 500, classifier_seed: int = 0,
                  std: float | None = None, real_split: str = "train") -> None:
-        check_dataset(dataset)
         self.dataset, self.data, self.num_samples, self.batch_size = dataset, data, int(num_samples), int(batch_size)
         self.tag = count_tag(self.num_samples)
         self.real_split = real_split
         self.real_extractions = 0  # how often real features were computed (0 on a cache hit)
         if data.kind == "points":
-            if dataset not in POINT_DATASETS:
-                raise ConfigError(f"metrics on 2-D data need data=ring8 or data=grid25, got data={dataset}")
-            self.means, self.std = mixture_means(dataset), float(std)
+            if "means" not in data.info:
+                raise ConfigError(f"metrics on 2-D data need a Gaussian mixture with known modes (data=ring8 or data=grid25), got data={dataset}")
+            self.means, self.std = data.info["means"], float(std)
             self.protocol = {"extractor": "none (2-D points, PacGAN §5.1 mode coverage)", "num_samples": self.num_samples}
             return
         if data.train_y is None or data.num_classes is None:
-            check_dataset("folder")
+            check_labels(dataset, None)
         self.classifier, info = load_or_train(dataset, data, seed=classifier_seed)
         self.classifier_seed = classifier_seed
         dim = self.classifier.feature_dim
@@ -178,11 +174,11 @@ class ClassifierMetrics(Scorer):
     name = "classifier"
 
     def __init__(self, dataset: str, num_samples: int = 5000, batch_size: int = 500, classifier_seed: int = 0,
-                 real_split: str = "train", skip_unsupported: bool = False) -> None:
+                 real_split: str = "train", skip_unsupported: bool = False, num_classes: int | None = None) -> None:
         super().__init__(dataset, num_samples, batch_size)
         self.classifier_seed, self.real_split = classifier_seed, real_split
         try:
-            check_dataset(dataset)  # fail before training, not after it
+            check_labels(dataset, num_classes)  # fail before training, not after it
         except ConfigError as err:
             if not skip_unsupported:
                 raise

@@ -40,7 +40,7 @@ from torch import nn
 
 from gan_lab.data.datasets import cache_dir, write_cache
 from gan_lab.errors import ConfigError
-from gan_lab.metrics.protocol import Scorer
+from gan_lab.metrics.scorer import Scorer
 
 log = logging.getLogger("gan_lab")
 
@@ -274,7 +274,7 @@ class InceptionEvaluator:
         and the generated pool3 features are all-gathered for the k-NN metrics.
         """
         from gan_lab.metrics import precision_recall as prc
-        from gan_lab.metrics.protocol import count_tag, shard
+        from gan_lab.metrics.scorer import count_tag, shard
 
         if self._metrics is None:
             self.prepare_real(rank, world_size)

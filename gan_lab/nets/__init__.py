@@ -2,6 +2,6 @@
 from gan_lab.nets.base import Discriminator, Generator
 from gan_lab.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_lab.nets.mlp import Maxout, MLPDiscriminator, MLPGenerator
-from gan_lab.nets.packing import PackedDiscriminator
+from gan_lab.nets.layers.packing import PackedDiscriminator
 
 __all__ = ["Discriminator", "Generator", "DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator", "Maxout", "PackedDiscriminator"]

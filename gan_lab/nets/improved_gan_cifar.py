@@ -15,7 +15,7 @@ As in ``openai/improved-gan`` ``mnist_svhn_cifar10/train_cifar_minibatch_discrim
 * l. 65: global mean pooling -> f(x) [B, 192], :meth:`features`.
 * l. 66-67: ``MinibatchLayer(num_kernels=100)`` then a weight-normalised dense layer (10 units;
   ``init_stdv=0.1``, trained g): the minibatch-discrimination trick's head
-  (:mod:`gan_lab.nets.minibatch_discrimination`), which replaces :attr:`head`.
+  (:mod:`gan_lab.nets.layers.minibatch_discrimination`), which replaces :attr:`head`.
 
 Every conv and NIN is ``nn.weight_norm(..., W=Normal(0.05), nonlinearity=nn.lrelu)``: v ~ N(0, 0.05),
 ``w = g v / ||v||`` per output channel (nn.py l. 71-77), the layer's own bias removed and a
@@ -52,7 +52,7 @@ from torch import nn
 
 from gan_lab.errors import ConfigError
 from gan_lab.nets.base import Discriminator
-from gan_lab.nets.minibatch_discrimination import weight_norm_init_, weight_norm_layer
+from gan_lab.nets.layers.minibatch_discrimination import weight_norm_init_, weight_norm_layer
 from gan_lab.nets.ssgan_mnist import GaussianNoise
 
 __all__ = ["ImprovedGANCifarDiscriminator", "WeightNormDense", "wn_conv"]

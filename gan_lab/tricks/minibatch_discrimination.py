@@ -1,5 +1,5 @@
 """Minibatch discrimination (Salimans et al. 2016, §3.2) as a trick: a transform of D whose head
-becomes [f(x), o(x)] -> logits, the :class:`gan_lab.nets.minibatch_discrimination.MinibatchDiscriminationHead`
+becomes [f(x), o(x)] -> logits, the :class:`gan_lab.nets.layers.minibatch_discrimination.MinibatchDiscriminationHead`
 of the original code (per-kernel normalised T, bias, weight-normalised dense output).
 
 Defaults B = 100 kernels of C = 5 dimensions, as in the original CIFAR-10 code. The head is built
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from gan_lab.nets.minibatch_discrimination import MinibatchDiscriminationHead
+from gan_lab.nets.layers.minibatch_discrimination import MinibatchDiscriminationHead
 from gan_lab.tricks.base import Trick
 
 

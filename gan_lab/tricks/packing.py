@@ -1,9 +1,9 @@
 """Packing (Lin, Khetan, Fanti & Oh 2018, "PacGAN", §3) as a trick: D sees m examples of the same
 source (all real or all fake) concatenated and outputs one decision per pack; its input layer is m
 times wider, everything else is unchanged (PacGAN uses m = 2, 3, 4). The transform is
-:class:`gan_lab.nets.packing.PackedDiscriminator`, built by the net builder
+:class:`gan_lab.nets.layers.packing.PackedDiscriminator`, built by the net builder
 (``gan_lab.build.build_nets``), so training, checkpoints and resumes rebuild the same D; ``m=1`` leaves
-D as it is. See ``gan_lab/nets/packing.py`` for the layout (consecutive examples, channel / feature
+D as it is. See ``gan_lab/nets/layers/packing.py`` for the layout (consecutive examples, channel / feature
 concatenation) and the deviations from the original code.
 
 Every call of D packs its own input, so packs never mix real and fake as long as every batch D sees
@@ -29,7 +29,7 @@ from __future__ import annotations
 from torch import nn
 
 from gan_lab.errors import ConfigError
-from gan_lab.nets.packing import PackedDiscriminator, batch_size_hint
+from gan_lab.nets.layers.packing import PackedDiscriminator, batch_size_hint
 from gan_lab.tricks.base import Trick
 
 

@@ -1,6 +1,6 @@
 """Virtual batch normalization (Salimans et al. 2016, §3.5) as a trick: a transform of G.
 
-Every BatchNorm layer of G becomes a :class:`gan_lab.nets.virtual_batchnorm.VirtualBatchNorm`, and a
+Every BatchNorm layer of G becomes a :class:`gan_lab.nets.layers.virtual_batchnorm.VirtualBatchNorm`, and a
 reference batch of latent codes z_ref (``reference_size`` of them, default the batch size) is
 drawn once from a seeded generator and stored as a buffer of G (``vbn_reference_z``): it is in
 every checkpoint, and identical on every DDP rank (same seed; DDP also broadcasts buffers).
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from gan_lab.errors import ConfigError
-from gan_lab.nets.virtual_batchnorm import VirtualBatchNorm
+from gan_lab.nets.layers.virtual_batchnorm import VirtualBatchNorm
 from gan_lab.tricks.base import Trick
 
 

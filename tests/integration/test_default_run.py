@@ -1,4 +1,4 @@
-"""The default run's recipe (conf/experiment/default.yaml): what `python train.py` composes, what a
+"""The default run's recipe (conf/train.yaml's defaults list): what `python train.py` composes, what a
 choice on the command line replaces, and the real default through the CLI. The recipe's quality and
 time are measured by benchmarks/default_run.py (minutes, not a test) and rendered in docs/results.md."""
 import json
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from gan_lab.runner import build_run
 from tests.conftest import CONF, compose_cfg
@@ -45,15 +46,37 @@ def test_a_group_on_the_command_line_replaces_only_its_part():
     assert "width" not in mlp.model.generator and mlp.model.generator.hidden == [1200, 1200]
 
 
-def test_experiment_none_is_every_groups_own_default():
-    cfg = _default("experiment=none")
+def test_train_yaml_defaults_list_is_what_python_train_py_runs():
+    """Every group of conf/train.yaml's defaults list composes as its file says (no preset changes it
+    behind the list's back): each plain value of conf/GROUP/OPTION.yaml is the composed config's."""
+    defaults = yaml.safe_load(Path(CONF, "train.yaml").read_text())["defaults"]
+    cfg = _default()
+    assert {"experiment": None} in defaults
+    checked = 0
+    for entry in defaults:
+        if not isinstance(entry, dict):
+            continue
+        ((group, option),) = entry.items()
+        if not isinstance(option, str) or group in ("experiment", "search") or "/" in group:
+            continue
+        node = yaml.safe_load(Path(CONF, group, f"{option}.yaml").read_text()) or {}
+        for key, value in node.items():
+            if key == "defaults" or isinstance(value, (dict, list)) or (isinstance(value, str) and "${" in value):
+                continue
+            assert cfg[group][key] == value, f"{group}={option}: {group}.{key} is {cfg[group][key]}, the file says {value}"
+            checked += 1
+    assert checked >= 20
+
+
+def test_experiment_dcgan_is_the_papers_setup():
+    cfg = _default("experiment=dcgan")
     assert cfg.model.name == "dcgan" and cfg.model.generator.width == 64 and cfg.model.discriminator.spectral_norm is False
-    assert cfg.optim.g.lr == cfg.optim.d.lr == 2e-4 and cfg.ema.half_life_kimg == 0 and cfg.trainer.max_steps == 3000
-    assert cfg.data.batch_size == 64
+    assert cfg.optim.g.lr == cfg.optim.d.lr == 2e-4 and list(cfg.optim.g.betas) == [0.5, 0.999]
+    assert cfg.ema.half_life_kimg == 0 and cfg.trainer.max_steps == 3000 and cfg.data.batch_size == 64
 
 
 @pytest.mark.parametrize("preset", sorted(p.stem for p in Path(CONF, "experiment").glob("*.yaml")
-                                          if p.stem not in {"default", "none", "ssgan_mnist_common"}))
+                                          if p.stem != "ssgan_mnist_common"))
 def test_every_paper_preset_replaces_the_recipe(preset):
     cfg = _default(f"experiment={preset}")
     assert cfg.model.name != "dcgan_sn" and cfg.ema.half_life_kimg == 0, preset

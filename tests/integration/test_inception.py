@@ -14,7 +14,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from gan_lab.data.datasets import load_mixture, load_mnist5k
+from gan_lab.data.datasets import load_mnist5k
+from tests.conftest import load_mixture
 from gan_lab.errors import ConfigError
 from gan_lab.metrics.inception import InceptionEvaluator, load_extractor, resolve_weights, to_uint8
 from tests.conftest import SMALL_DCGAN

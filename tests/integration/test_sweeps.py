@@ -9,7 +9,7 @@ import torch
 
 from gan_lab.checks import check_config
 from gan_lab.errors import ConfigError
-from gan_lab.metrics.protocol import goal
+from gan_lab.metrics.goals import goal
 from gan_lab.runner import run
 from tests.conftest import SMALL_MLP
 

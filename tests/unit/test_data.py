@@ -7,7 +7,8 @@ from gan_lab.data import InMemoryLoader
 from gan_lab.data.embedded import Digits
 from gan_lab.data.folder import ImageFolder
 from gan_lab.data.torchvision_sets import TorchvisionImages
-from gan_lab.data.datasets import load_digits, load_mixture, load_mnist5k, mixture_means
+from gan_lab.data.datasets import load_digits, load_mnist5k
+from tests.conftest import load_mixture, mixture_means
 from gan_lab.errors import DataError
 
 

@@ -5,7 +5,7 @@ from torch import nn
 
 from gan_lab.build import build_players
 from gan_lab.nets.improved_gan_cifar import ImprovedGANCifarDiscriminator, WeightNormDense, _data_dependent_init_conv, wn_conv
-from gan_lab.nets.minibatch_discrimination import MinibatchDiscriminationHead
+from gan_lab.nets.layers.minibatch_discrimination import MinibatchDiscriminationHead
 from tests.conftest import compose_cfg
 
 # (in, out, kernel, stride, padding) of l. 54-56, 58-60, 62-64, and each output's [C, H, W] on 32x32

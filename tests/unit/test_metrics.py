@@ -6,11 +6,12 @@ import math
 import pytest
 import torch
 
-from gan_lab.data.datasets import load_mixture, load_mnist5k, mixture_means
+from gan_lab.data.datasets import load_mnist5k
+from tests.conftest import load_mixture, mixture_means
 from gan_lab.errors import ConfigError
 from gan_lab.metrics.classifier import load_or_train, train_classifier
 from gan_lab.metrics.classifier_metrics import ClassifierEvaluator
-from gan_lab.metrics.protocol import count_tag, shard
+from gan_lab.metrics.scorer import count_tag, shard
 from gan_lab.metrics.statistics import SampleStatistics, frechet_distance, mean_cov
 
 
@@ -131,8 +132,16 @@ def test_fid_refuses_fewer_samples_than_feature_dims(mnist5k):
 
 
 def test_unlabelled_dataset_is_refused_with_the_fix():
-    with pytest.raises(ConfigError, match="metrics=none"):
-        ClassifierEvaluator("celeba", None, num_samples=1000)
+    """Decided by the data config's labels (data.num_classes null: celeba, folder), not by the dataset's name."""
+    from gan_lab.metrics.classifier_metrics import ClassifierMetrics
+
+    with pytest.raises(ConfigError, match="data=celeba has no labels.*metrics=none"):
+        ClassifierMetrics("celeba", num_samples=1000, num_classes=None)
+    assert ClassifierMetrics("my_digits", num_samples=1000, num_classes=10).dataset == "my_digits"
+    unlabelled = load_mnist5k(28)
+    unlabelled.train_y, unlabelled.num_classes = None, None
+    with pytest.raises(ConfigError, match="data=my_images has no labels"):
+        ClassifierEvaluator("my_images", unlabelled, num_samples=1000)
 
 
 def test_mode_coverage_on_ring8():

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lab.nets.minibatch_discrimination import (
+from gan_lab.nets.layers.minibatch_discrimination import (
     MinibatchDiscrimination,
     MinibatchDiscriminationHead,
     mean_nearest_neighbour_l1,

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 
 from benchmarks import mode_collapse as mc
 from benchmarks import mode_collapse_nets as nets
-from gan_lab.nets.minibatch_discrimination import MinibatchDiscriminationHead, mean_nearest_neighbour_l1
-from gan_lab.nets.virtual_batchnorm import VirtualBatchNorm
+from gan_lab.nets.layers.minibatch_discrimination import MinibatchDiscriminationHead, mean_nearest_neighbour_l1
+from gan_lab.nets.layers.virtual_batchnorm import VirtualBatchNorm
 from gan_lab.tricks.feature_matching import feature_matching_loss
 
 B = 100  # the benchmark's batch (virtual BN's reference batch is ${data.batch_size})

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from gan_lab.data.datasets import mixture_means
+from tests.conftest import mixture_means
 from gan_lab.metrics.modes import mode_metrics
 
 
@@ -20,7 +20,7 @@ def test_mode_metrics_count_high_quality_samples_and_covered_modes():
 
 
 def test_real_data_covers_every_mode():
-    from gan_lab.data.datasets import load_mixture
+    from tests.conftest import load_mixture
 
     data = load_mixture("grid25", std=0.05, num_train=2500, num_val=10)
     result = mode_metrics(data.train_x, mixture_means("grid25"), 0.05)

@@ -8,7 +8,7 @@ from gan_lab.errors import ConfigError
 from gan_lab.iteration import Iteration
 from gan_lab.losses import WassersteinGP
 from gan_lab.nets import DCGANDiscriminator, MLPDiscriminator
-from gan_lab.nets.packing import PackedDiscriminator, pack
+from gan_lab.nets.layers.packing import PackedDiscriminator, pack
 from gan_lab.runner import build_run
 from gan_lab.tricks import MinibatchDiscrimination, Packing
 from tests.conftest import SMALL_MLP
@@ -62,7 +62,7 @@ def test_packed_mlp_logit_is_the_hand_computed_w_x1_x2_plus_b_path():
 def test_a_batch_that_does_not_split_into_packs_is_refused_with_the_batch_size_to_use(cfg_factory):
     with pytest.raises(ConfigError, match=r"tricks.packing.m=3 needs a batch size that is a multiple of 3.*data.batch_size=256: "
                                           r"set data.batch_size=255 \(or 258\)"):
-        build_players(cfg_factory(*RING8_MLP, "trick=packing", "tricks.packing.m=3"))  # ring8's batch is 256
+        build_players(cfg_factory(*RING8_MLP, "trick=packing", "tricks.packing.m=3", "data.batch_size=256"))
     d = Packing(m=2).transform_discriminator(_tiny_mlp())
     with pytest.raises(ConfigError, match=r"a batch of 7 examples.*tricks.packing.m=2.*set data.batch_size=6 \(or 8\)"):
         d(torch.randn(7, 2))

@@ -190,7 +190,7 @@ def test_classifier_metrics_report_precision_recall_density_coverage(mnist5k):
 
 
 def test_points_keep_their_mode_metrics_only():
-    from gan_lab.data.datasets import load_mixture, mixture_means
+    from tests.conftest import load_mixture, mixture_means
     from gan_lab.metrics.classifier_metrics import ClassifierEvaluator
 
     data = load_mixture("ring8", std=0.01, num_train=100, num_val=100)

@@ -7,8 +7,8 @@ from gan_lab.build import build_players
 from gan_lab.errors import ConfigError
 from gan_lab.losses import Hinge, NonSaturating, r1_penalty
 from gan_lab.nets.base import Discriminator
-from gan_lab.nets.diffaugment import DiffAugment, brightness, contrast, cut_out, saturation, translate
-from gan_lab.nets.spectral_norm import spectral_normalise
+from gan_lab.nets.layers.diffaugment import DiffAugment, brightness, contrast, cut_out, saturation, translate
+from gan_lab.nets.layers.spectral_norm import spectral_normalise
 from tests.conftest import SMALL_DCGAN, compose_cfg
 
 

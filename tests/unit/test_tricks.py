@@ -89,7 +89,7 @@ def test_historical_average_is_the_mean_of_past_parameters_and_the_penalty_uses_
 
 def test_minibatch_discrimination_extends_d_head_initialised_from_data_as_the_original(cfg_factory):
     from gan_lab.build import INIT_EXAMPLES
-    from gan_lab.nets.minibatch_discrimination import mean_nearest_neighbour_l1
+    from gan_lab.nets.layers.minibatch_discrimination import mean_nearest_neighbour_l1
 
     run = build_run(cfg_factory("trick=minibatch_discrimination", "tricks.minibatch_discrimination.num_kernels=7", *SMALL_DCGAN))
     D = run.module.discriminator

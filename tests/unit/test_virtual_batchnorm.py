@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from gan_lab.nets.virtual_batchnorm import VirtualBatchNorm
+from gan_lab.nets.layers.virtual_batchnorm import VirtualBatchNorm
 
 
 def test_virtual_batch_norm_mixes_reference_and_own_statistics():

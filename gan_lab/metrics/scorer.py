@@ -1,6 +1,6 @@
-"""How metrics are named and shared out: the sample count in a metric's name (StyleGAN2-ADA's
-convention: ``metrics/clf_fid5k``), each DDP rank's share of the samples, and what every
-``metrics=`` group's scorer (its ``_target_``) has in common."""
+"""What every ``metrics=`` group's scorer (its ``_target_``) has in common, the sample count in a
+metric's name (StyleGAN2-ADA's convention: ``metrics/clf_fid5k``) and each DDP rank's share of the
+samples: the helpers of ``classifier_metrics.py`` and ``inception.py``."""
 from __future__ import annotations
 
 from gan_lab.errors import ConfigError
@@ -28,20 +28,3 @@ def count_tag(n: int) -> str:
 def shard(n: int, rank: int, world_size: int) -> int:
     """How many of ``n`` samples rank ``rank`` generates (the first ranks take the remainder)."""
     return n // world_size + (1 if rank < n % world_size else 0)
-
-
-#: better-is-lower metric families (the rest of the named ones are better-is-higher)
-_LOWER = ("fid", "kid", "class_kl")
-_HIGHER = ("_is", "precision", "recall", "density", "coverage", "classes_covered", "modes_covered",
-           "high_quality_fraction", "accuracy")
-
-
-def goal(key: str) -> str | None:
-    """'min' or 'max': which way a ``metrics/...`` value improves (None: neither is known), for W&B's
-    run summary, best-checkpoint monitors and sweep reports."""
-    name = key.removeprefix("metrics/")
-    if any(part in name for part in _LOWER) or "error" in name:
-        return "min"
-    if any(part in f"_{name}" for part in _HIGHER):
-        return "max"
-    return None

@@ -13,7 +13,7 @@ from gan_lab.errors import ConfigError
 from gan_lab.runner import build_run
 from tests.conftest import SMALL_MLP, compose_cfg
 
-BAR = "progress_bar.mode=auto"  # the default display (conf/train.yaml progress_bar)
+BAR = "callbacks.progress_bar.mode=auto"  # the default display (conf/callbacks/progress_bar.yaml)
 RING = ["data=ring8", "data.num_train=256", "data.batch_size=64"]
 TINY = ["model=gan_mlp", *SMALL_MLP, "trainer.log_every_n_steps=2", "trainer.enable_progress_bar=true", BAR]
 LINE = re.compile(r"^step (\d+)/40 \((\d+)%\) d_loss=\S+ g_loss=\S+ \d+ img/s (eta \S+|done in \S+)$")
@@ -39,7 +39,7 @@ def test_not_a_terminal_writes_log_lines_not_tqdm(tmp_path, monkeypatch, caplog)
     stdout = io.StringIO()  # not a TTY, like a SLURM log
     monkeypatch.setattr(sys, "stdout", stdout)
     with caplog.at_level(logging.INFO, logger="gan_lab"):
-        trainer, bar = fit(tmp_path / "run", "trainer.max_steps=40", "progress_bar.lines=5")
+        trainer, bar = fit(tmp_path / "run", "trainer.max_steps=40", "callbacks.progress_bar.lines=5")
     assert bar.active_mode == "lines" and "\r" not in stdout.getvalue() and "it/s" not in stdout.getvalue()
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
     # every max(2, 40 // 5) = 8 iterations: 8, 16, 24, 32, then the final line at 40
@@ -50,7 +50,7 @@ def test_not_a_terminal_writes_log_lines_not_tqdm(tmp_path, monkeypatch, caplog)
 
 
 def test_bar_counts_iterations_over_max_steps_across_epochs(tmp_path, capsys):
-    trainer, bar = fit(tmp_path / "run", "trainer.max_steps=40", "progress_bar.mode=bar")
+    trainer, bar = fit(tmp_path / "run", "trainer.max_steps=40", "callbacks.progress_bar.mode=bar")
     tqdm_bar = bar.train_progress_bar
     assert bar.active_mode == "bar" and trainer.current_epoch >= 9
     assert (tqdm_bar.total, tqdm_bar.initial, tqdm_bar.n) == (40, 0, 40)  # never reset to an epoch's 4 batches
@@ -63,10 +63,10 @@ def test_bar_counts_iterations_over_max_steps_across_epochs(tmp_path, capsys):
 
 
 def test_resumed_run_starts_at_the_checkpoint_step(tmp_path):
-    first, _ = fit(tmp_path / "first", "trainer.max_steps=12", "checkpoint.every_n_steps=12", "progress_bar.mode=bar")
+    first, _ = fit(tmp_path / "first", "trainer.max_steps=12", "checkpoint.every_n_steps=12", "callbacks.progress_bar.mode=bar")
     ckpt = first.checkpoint_callback.last_model_path
     trainer, bar = fit(tmp_path / "second", "trainer.max_steps=20", "checkpoint.every_n_steps=12", f"ckpt_path={ckpt}",
-                      "progress_bar.mode=bar")
+                      "callbacks.progress_bar.mode=bar")
     tqdm_bar = bar.train_progress_bar
     assert (tqdm_bar.total, tqdm_bar.initial, tqdm_bar.n) == (20, 12, 20)
 
@@ -75,8 +75,8 @@ def test_lines_show_the_evaluation_callbacks_last_fid(tmp_path, caplog, gan_lab_
     # digits (1,437 training images, batch 256: 5 batches an epoch); FID of 200 samples every 8 steps
     with caplog.at_level(logging.INFO, logger="gan_lab"):
         trainer, bar = fit(tmp_path / "run", "trainer.max_steps=16", "metrics=classifier", "metrics.num_samples=200",
-                           "metrics.every_n_steps=8", "metrics.memorization_samples=0", "progress_bar.mode=lines",
-                           "progress_bar.lines=4",
+                           "metrics.every_n_steps=8", "metrics.memorization_samples=0", "callbacks.progress_bar.mode=lines",
+                           "callbacks.progress_bar.lines=4",
                            data=["data=digits", "data.image_size=8", "data.batch_size=256"])
     evaluation = next(cb for cb in trainer.callbacks if type(cb).__name__ == "EvaluateDuringTraining")
     fids = {step["step"]: step["metrics/clf_fid200"] for step in evaluation.history}
@@ -91,7 +91,7 @@ def test_lines_show_the_evaluation_callbacks_last_fid(tmp_path, caplog, gan_lab_
 @pytest.mark.slow
 def test_cli_under_ddp_writes_lines_on_rank_zero_only(cli, tmp_path):
     result = cli("trainer=ddp_cpu", *TINY, *RING[:2], "data.batch_size=32", "trainer.max_steps=40", "logger=csv",
-                 "samples.every_n_steps=0", "checkpoint.every_n_steps=0", "metrics=none", "progress_bar.lines=5")
+                 "samples.every_n_steps=0", "checkpoint.every_n_steps=0", "metrics=none", "callbacks.progress_bar.lines=5")
     assert result.returncode == 0, result.stderr[-3000:]
     steps = re.findall(r"\] - step (\d+)/40 ", result.stdout)
     assert steps == ["8", "16", "24", "32", "40"] and "\r" not in result.stdout + result.stderr
