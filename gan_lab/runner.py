@@ -121,7 +121,13 @@ def build_callbacks(cfg: DictConfig) -> list[L.Callback]:
     """The callbacks group's callbacks (``conf/callbacks/*.yaml``; ``callbacks.NAME=null`` turns one off, and
     a factory returns None where the config turns its callback off), and the metrics group's evaluation;
     the progress bar last, since it shows what the others computed (throughput, metrics)."""
-    specs = [*(cfg.get("callbacks") or {}).values()]
+    specs = []
+    for name, spec in (cfg.get("callbacks") or {}).items():
+        if spec is not None and not (OmegaConf.is_dict(spec) and "_target_" in spec):
+            raise ConfigError(f"callbacks.{name}={spec}: a callback is a class and its options, e.g. "
+                              f"'+callbacks.{name}={{_target_: lightning.pytorch.callbacks.LearningRateMonitor}}'; "
+                              f"callbacks.{name}=null turns one off")
+        specs.append(spec)
     if cfg.metrics.get("callback"):  # the metrics group's evaluation callback (IS / FID / KID / classifier)
         specs.append(cfg.metrics.callback)
     callbacks = [cb for cb in (instantiate(spec) for spec in specs if spec is not None) if cb is not None]

@@ -25,6 +25,9 @@ from tests.conftest import SMALL_DCGAN
         (["loss=wasserstein", "trick=label_smoothing"], ConfigError, r"trick=label_smoothing needs a loss that reads D\(x\) as a probability"),
         (["loss=wgan_gp", "model.discriminator.norm=batch"], ConfigError, r"set model.discriminator.norm=layer"),
         (["ckpt_path=/nonexistent/last.ckpt"], ConfigError, r"ckpt_path=/nonexistent/last.ckpt: no such checkpoint file"),
+        (["+callbacks.nope=1"], ConfigError, r"callbacks.nope=1: a callback is a class and its options.*callbacks.nope=null turns one off"),
+        (["callbacks.progress_bar.mode=tty", "trainer.enable_progress_bar=true"], ConfigError,
+         r"progress bar mode='tty' does not exist: choose one of auto, bar, lines, off \(e.g. callbacks.progress_bar.mode=lines\)"),
     ],
 )
 def test_impossible_values_fail_before_training(cfg_factory, tmp_path, overrides, error, message):
@@ -70,3 +73,27 @@ def test_cli_prints_one_line_for_our_errors_and_hydra_lists_unknown_options(cli)
 
 def test_errors_are_gan_lab_errors():
     assert issubclass(TrainingDiverged, GanLabError) and issubclass(ConfigError, GanLabError)
+
+
+def test_callbacks_are_switched_off_by_name_and_debug_fast_is_the_quick_look(cfg_factory):
+    """callbacks.NAME=null removes one callback of conf/callbacks/; the others stay, the progress bar last."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from gan_lab.callbacks.progress_bar import GanProgressBar
+    from gan_lab.callbacks.samples import SampleGrid
+    from gan_lab.runner import build_run
+
+    def kinds(*overrides):
+        return [type(cb).__name__ for cb in build_run(cfg_factory(*overrides, *SMALL_DCGAN)).callbacks]
+
+    full = kinds("trainer.enable_progress_bar=true", "checkpoint.every_n_steps=2", "checkpoint.monitor=metrics/clf_fid5k",
+                 "samples.every_n_steps=2")
+    assert full[-1] == GanProgressBar.__name__ and full.count(ModelCheckpoint.__name__) == 2 and SampleGrid.__name__ in full
+    assert {"TrainingProgress", "PreemptionCheckpoint", "FiniteLossCheck", "RankConsistency"} <= set(full)
+    fewer = kinds("trainer.enable_progress_bar=true", "callbacks.progress_bar=null", "callbacks.sample_grid=null",
+                  "samples.every_n_steps=2")
+    assert GanProgressBar.__name__ not in fewer and SampleGrid.__name__ not in fewer and "FiniteLossCheck" in fewer
+    # debug=fast (tests' FAST uses it): 4 iterations, no metrics, CSV, no checkpoints but at the end
+    cfg = cfg_factory()
+    assert cfg.trainer.max_steps == 4 and cfg.metrics.get("callback") is None and list(cfg.logger) == ["csv"]
+    assert cfg.checkpoint.every_n_steps == 0 and ModelCheckpoint.__name__ not in kinds()
