@@ -87,9 +87,11 @@ def test_training_on_ring8_reports_mode_coverage(cfg_factory, metrics_cache):
 def test_unlabelled_data_fails_before_training_unless_skipped(cfg_factory):
     from gan_lab.runner import build_callbacks
 
-    cfg = cfg_factory("metrics=classifier", "data.name=celeba", "metrics.skip_unsupported=false")
-    with pytest.raises(ConfigError, match="has no labels"):
-        build_callbacks(cfg, Path(cfg.run_dir))
-    skipped = build_callbacks(cfg_factory("metrics=classifier", "data.name=celeba"), Path(cfg.run_dir))
+    # data without labels (data.num_classes null, as conf/data/celeba.yaml and folder.yaml): no digit classifier
+    unlabelled = ["metrics=classifier", "data.name=celeba", "data.num_classes=null"]
+    cfg = cfg_factory(*unlabelled, "metrics.skip_unsupported=false")
+    with pytest.raises(ConfigError, match="data=celeba has no labels"):
+        build_callbacks(cfg)
+    skipped = build_callbacks(cfg_factory(*unlabelled))
     assert any(getattr(cb, "disabled", False) for cb in skipped)  # the default config warns and trains
 

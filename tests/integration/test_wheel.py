@@ -199,5 +199,5 @@ def test_installed_wheel_takes_the_users_own_configs(wheel_venv, tmp_path, how):
     assert result.returncode == 0, result.stderr[-2000:]
     cfg = yaml.safe_load(result.stdout)
     assert cfg["name"] == "from-my-conf" and cfg["trainer"]["max_steps"] == 3
-    assert cfg["model"]["name"] == "dcgan"  # the packaged defaults still compose around it
+    assert cfg["model"]["name"] == "dcgan_sn"  # the packaged defaults (the default run's) still compose around it
     assert not any(empty.iterdir())  # --cfg job runs nothing
