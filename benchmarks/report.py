@@ -170,6 +170,31 @@ def render_mode_collapse_published(paths: list[str]) -> str:
     return table(header, rows) + f"\n- read from `{path}` (its `published` key; see the script for where each was read)\n"
 
 
+def render_semi_supervised(paths: list[str]) -> str:
+    """benchmarks/semi_supervised.py: the choices on the validation split, then the test errors of each recipe."""
+    (path,) = paths
+    data = load(path)
+    f = data["figures"]
+    n_val = f["validation_examples"]
+    choices = [[c["preset"], str(c["steps"]), "–" if c["lr"] is None else f"{c['lr']:g}", f"{c['val_errors']:.0f} / {n_val}"]
+               for c in f["candidates"]]
+    text = "Choices on the validation split (seed 0):\n\n" + table(["preset", "iterations", "lr", "validation errors (EMA of D)"], choices)
+    chosen = f["chosen"]
+    text += (f"\nChosen: the GAN at {chosen['gan_steps']} iterations; the baseline at lr {chosen['baseline_lr']:g}, "
+             f"{chosen['baseline_steps']} iterations.\n\nOn the test split, seeds {', '.join(map(str, f['seeds']))} (mean ± s.e.):\n\n")
+    rows = []
+    for name, r in f["results"].items():
+        per_seed = ", ".join(f"{run['test_errors']:.0f}" for run in r["runs"])
+        rows.append([name, f"{r['test_errors'][0]:.1f} ± {r['test_errors'][1]:.1f} ({per_seed})",
+                     f"{r['test_error_raw_percent'][0]:.1f} ± {r['test_error_raw_percent'][1]:.1f}",
+                     f"{r['val_errors'][0]:.1f} ± {r['val_errors'][1]:.1f}"])
+    text += table(["recipe", "test errors / 1,000 (EMA of D; per seed)", "test error % (D itself)",
+                   f"validation errors / {n_val}"], rows)
+    text += (f"\nThe baseline makes {f['baseline_over_gan']:.2f}x the GAN's test errors (goal: ≥ 2x); "
+             f"{num(f['minutes'])} min for the whole benchmark, {f['jobs']} runs at a time with one torch thread each.\n\n")
+    return text + source(path, data)
+
+
 RENDERERS: dict[str, Callable[[list[str]], str]] = {
     "throughput": render_throughput,
     "default_run": render_default_run,
@@ -177,6 +202,7 @@ RENDERERS: dict[str, Callable[[list[str]], str]] = {
     "metrics_speed": render_metrics_speed,
     "mode_collapse": render_mode_collapse,
     "mode_collapse_published": render_mode_collapse_published,
+    "semi_supervised": render_semi_supervised,
 }
 
 

@@ -27,7 +27,13 @@ The test error of an exponential moving average of D's parameters (the original'
 ``disc_param_avg``) and of D itself is logged at the end of every epoch: ``metrics/test_error``,
 ``metrics/test_error_raw`` and ``metrics/test_errors`` (misclassified test examples, the unit of
 the paper's MNIST column), with D in eval mode (no Gaussian noise: the original's
-``deterministic=True``).
+``deterministic=True``). ``validation_examples`` > 0 holds that many training examples out as a
+validation split, drawn first with ``validation_seed`` (the same split for every run seed); the
+labelled subset is then drawn from the other examples. The split's labels are used for nothing but
+``metrics/val_error`` /
+``metrics/val_errors`` (and ``val_error_raw``), logged beside the test error, so that a recipe (a
+learning rate, a length) is chosen on them and the test split only reports. Like every training
+example they stay in the unlabelled pool, whose labels training never reads.
 
 Deviations from the original code: G's real feature means come from the D step's unlabelled
 batch (D before its update, detached) instead of a second unlabelled batch through the updated D;
@@ -77,8 +83,13 @@ class SemiSupervised(Objective):
     needs_unlabelled = True
 
     def __init__(self, loss: GANLoss, labels_per_class: int | None = 10, labelled_seed: int | None = None,
-                 unlabelled_weight: float = 1.0, ema_decay: float | None = 0.999) -> None:
+                 unlabelled_weight: float = 1.0, ema_decay: float | None = 0.999, validation_examples: int = 0,
+                 validation_seed: int = 0) -> None:
         super().__init__(loss)
+        if isinstance(validation_examples, bool) or not isinstance(validation_examples, int) or validation_examples < 0:
+            raise ConfigError(f"task.validation_examples={validation_examples}: the number of training examples held out "
+                              "for choosing a recipe must be an integer >= 0 (e.g. task.validation_examples=500; 0: none)")
+        self.validation_examples, self.validation_seed = validation_examples, int(validation_seed)
         if not loss.probabilistic:
             raise ConfigError(
                 f"task={self.task} reads D(x) = sigmoid(logsumexp(l)) as a probability, and loss={loss.name} does not: "
@@ -95,7 +106,7 @@ class SemiSupervised(Objective):
         self.unlabelled_weight = float(unlabelled_weight)
         self.ema_decay = float(ema_decay) if ema_decay else None
         self.discriminator_ema: nn.Module | None = None
-        self.test_x = self.test_y = None
+        self.test_x = self.test_y = self.val_x = self.val_y = None
 
     def check_data(self, data: DataSpec) -> None:
         if data.kind != "image" or not data.num_classes:
@@ -115,16 +126,31 @@ class SemiSupervised(Objective):
             raise ConfigError(f"task={self.task}: data has no class labels with a test split: use {LABELLED_DATA}")
         labelled_seed = seed if self.labelled_seed is None else self.labelled_seed
         num_classes = data.num_classes or int(data.train_y.max()) + 1
+        pool = torch.arange(len(data.train_y))  # where labels may be drawn: all but the validation split
+        if self.validation_examples:
+            pool = self.validation_split(data)
         if self.labels_per_class is None:  # task=supervised on every label
-            index = torch.arange(len(data.train_y))
+            index = pool
         else:
-            index = balanced_subset(data.train_y, self.labels_per_class, labelled_seed, num_classes)
+            index = pool[balanced_subset(data.train_y[pool], self.labels_per_class, labelled_seed, num_classes)]
         if run_dir is not None:
             save_subset(Path(run_dir) / "labelled_subset.json", index, data.train_y, labelled_seed)
         # rebuilt from the seed at every start: not saved in checkpoints
         self.register_buffer("labelled_x", data.train_x[index].clone(), persistent=False)
         self.register_buffer("labelled_y", data.train_y[index].clone(), persistent=False)
         self.test_x, self.test_y = data.val_x, data.val_y
+
+    def validation_split(self, data: Prepared) -> torch.Tensor:
+        """Hold out ``validation_examples`` training examples (by ``validation_seed``: the same for every
+        run seed) as ``val_x`` / ``val_y``; return the indices of the others, where labels may be drawn."""
+        n = len(data.train_y)
+        if self.validation_examples >= n:
+            raise ConfigError(f"task.validation_examples={self.validation_examples}: the training split has only {n} "
+                              f"examples (set task.validation_examples={n // 8} or fewer)")
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.validation_seed))
+        chosen = order[: self.validation_examples].sort().values
+        self.val_x, self.val_y = data.train_x[chosen].clone(), data.train_y[chosen].clone()
+        return order[self.validation_examples:].sort().values
 
     def attach(self, discriminator: nn.Module) -> None:
         if self.ema_decay:
@@ -175,13 +201,19 @@ class SemiSupervised(Objective):
         errors = count_errors(self.classifier(discriminator), x, y).float()
         errors_raw = count_errors(discriminator, x, y).float()
         n = len(y)
-        return {
+        values = {
             "metrics/test_errors": errors,
             "metrics/test_error": errors / n,
             "metrics/test_error_raw": errors_raw / n,
             "metrics/test_examples": torch.tensor(float(n)),
             "metrics/labelled_examples": torch.tensor(float(len(self.labelled_y))),
         }
+        if self.val_x is not None:
+            x, y = self.val_x.to(device), self.val_y.to(device)
+            val_errors = count_errors(self.classifier(discriminator), x, y).float()
+            values.update({"metrics/val_errors": val_errors, "metrics/val_error": val_errors / len(y),
+                           "metrics/val_error_raw": count_errors(discriminator, x, y).float() / len(y)})
+        return values
 
 
 class Supervised(SemiSupervised):
@@ -192,8 +224,9 @@ class Supervised(SemiSupervised):
     needs_unlabelled = False
 
     def __init__(self, loss: GANLoss, labels_per_class: int | None = 10, labelled_seed: int | None = None,
-                 ema_decay: float | None = 0.999) -> None:
-        super().__init__(loss, labels_per_class, labelled_seed, unlabelled_weight=0.0, ema_decay=ema_decay)
+                 ema_decay: float | None = 0.999, validation_examples: int = 0, validation_seed: int = 0) -> None:
+        super().__init__(loss, labels_per_class, labelled_seed, unlabelled_weight=0.0, ema_decay=ema_decay,
+                         validation_examples=validation_examples, validation_seed=validation_seed)
 
     def check_tricks(self, tricks: list) -> None:
         if tricks:

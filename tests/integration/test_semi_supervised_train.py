@@ -132,3 +132,35 @@ def test_cli_trains_the_preset_and_reports_a_bad_option_in_one_line(cli, tmp_pat
     bad = cli("experiment=ssgan_mnist", "logger=csv", "task.labels_per_class=0", *TINY[:-1])
     assert bad.returncode != 0
     assert "gan-lab: error: task.labels_per_class=0: must be a positive integer" in bad.stderr
+
+
+def test_a_validation_split_is_held_out_for_choosing_a_recipe(cfg_factory, tmp_path):
+    """task.validation_examples: training digits held out first (the same for every seed), the labelled subset
+    drawn from the others, the split scored every epoch (metrics/val_errors) beside the test split; with 0
+    (the default) the labelled subset is the original code's draw from the whole training set, as before."""
+    from gan_lab.objectives.labelled import balanced_subset
+
+    common = ["experiment=ssgan_mnist", *TINY, "data.batch_size=800", "trainer.max_steps=6"]  # 5 batches an epoch
+    with_val = build_run(cfg_factory(*common, "task.validation_examples=50"))
+    with_val.trainer.fit(with_val.module, datamodule=with_val.datamodule)
+    objective = with_val.module.objective
+    assert objective.val_x.shape == (50, 1, 28, 28) and objective.val_y.shape == (50,)
+    labelled = {tuple(row.flatten().tolist()) for row in objective.labelled_x}
+    assert not labelled & {tuple(row.flatten().tolist()) for row in objective.val_x}  # never a labelled digit
+    metrics = with_val.trainer.callback_metrics
+    assert metrics["metrics/val_errors"] == round(float(metrics["metrics/val_error"]) * 50)
+    # the same split for another seed, another labelled subset
+    cfg = cfg_factory(*common, "task.validation_examples=50", "seed=1")
+    cfg.run_dir = str(tmp_path / "seed1")
+    other = build_run(cfg)
+    assert torch.equal(other.module.objective.val_x, objective.val_x)
+    assert not torch.equal(other.module.objective.labelled_x, objective.labelled_x)
+    # without a split: the labelled subset of the original code's draw, no validation metric
+    cfg = cfg_factory(*common)
+    cfg.run_dir = str(tmp_path / "plain")
+    plain = build_run(cfg)
+    data = plain.datamodule.prepare()
+    assert torch.equal(plain.module.objective.labelled_x, data.train_x[balanced_subset(data.train_y, 2, 0, 10)])
+    assert plain.module.objective.val_x is None
+    with pytest.raises(ConfigError, match=r"task.validation_examples=-1: the number of training examples held out"):
+        build_run(cfg_factory(*common, "task.validation_examples=-1"))
