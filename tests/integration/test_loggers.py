@@ -55,7 +55,7 @@ def test_wandb_runs_carry_the_config_are_named_after_their_overrides_and_grouped
         path = next(job.glob("wandb/offline-run-*/run-*.wandb"))
         record, values = run_record(path), config(path)
         groups.setdefault(record.run_group, []).append(record.display_name)
-        # the default run's recipe (experiment=default) under the CLI's trick list
+        # the default run's recipe (conf/train.yaml's defaults) under the CLI's trick list
         assert values["run"]["model"] == "dcgan_sn" and values["run"]["loss"] == "nonsaturating" and values["run"]["task"] == "unconditional"
         assert values["run"]["tricks"] in record.display_name and f"seed={values['run']['seed']}" in record.display_name
         assert values["optim"]["g"]["lr"] == 6e-4 and values["model"]["generator"]["width"] == 8  # the whole config too
