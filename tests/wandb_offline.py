@@ -15,7 +15,22 @@ BLOCK = 32 * 1024
 HEADER = struct.Struct("<IHB")
 
 
-def records(path: Path):
+def records(path: Path, timeout: float = 60.0):
+    """The run's records, once the file is whole: wandb's service process writes it and may still be
+    writing when the training process has returned (a load-dependent race seen in CI: the define_metric
+    records were not in the file yet), so the file is read again until it holds the run's ``exit``
+    record, for up to ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        found = list(_parse(path))
+        if any(r.WhichOneof("record_type") == "exit" for r in found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def _parse(path: Path):
     from wandb.proto import wandb_internal_pb2 as pb
 
     data = path.read_bytes()
