@@ -1,4 +1,5 @@
-"""The command-line apps: ``python train.py`` / ``gan-lab-train`` (this module's :func:`train`);
+"""The command-line apps: ``python train.py`` / ``gan-lab-train`` (this module's :func:`train`, which
+runs the Hydra app :func:`train_job`);
 ``python -m gan_lab.sample`` and ``python -m gan_lab.evaluate`` are Hydra apps of their own over
 the same ``conf/`` tree.
 
@@ -9,7 +10,8 @@ answer fast.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +47,53 @@ def report_errors(body: Callable[[], Any]) -> Any:
         raise SystemExit(1) from None
 
 
+def train() -> None:
+    """``python train.py`` / ``gan-lab-train``: the Hydra app :func:`train_job`, where a search whose
+    every trial failed ends in its sweep summary and one line (:func:`_failed_search_reported`)."""
+    with _failed_search_reported():
+        train_job()
+
+
+@contextmanager
+def _failed_search_reported() -> Iterator[None]:
+    """When every trial of ``search=optuna`` fails, Optuna's sweeper raises ``ValueError: No trials are
+    completed yet.`` from ``sweeper.sweep()``: Hydra then skips the ``on_multirun_end`` callbacks (the
+    sweep summary) and prints the error as a traceback. Hydra has no hook between the two (a sweeper of
+    our own would have to live in ``hydra_plugins``), so for the app's run the function through which
+    Hydra runs it, ``hydra._internal.utils.run_and_report``, is wrapped: that error becomes
+    :func:`gan_lab.sweep.end_of_failed_search` (the summary, then one line and exit status 1; a
+    ``SystemExit`` passes through Hydra's report). Everything else goes to Hydra unchanged.
+    tests/integration/test_search_all_failed.py checks it against the installed Hydra."""
+    from hydra._internal import utils as hydra_utils
+
+    hydra_report = getattr(hydra_utils, "run_and_report", None)
+    if hydra_report is None:  # another Hydra: the traceback, as before
+        yield
+        return
+
+    def run_and_report(func: Callable[[], Any]) -> Any:
+        return hydra_report(lambda: _end_failed_search(func))
+
+    hydra_utils.run_and_report = run_and_report
+    try:
+        yield
+    finally:
+        hydra_utils.run_and_report = hydra_report
+
+
+def _end_failed_search(func: Callable[[], Any]) -> Any:
+    from gan_lab import sweep
+
+    try:
+        return func()
+    except ValueError as err:
+        if not sweep.no_trial_completed(err):
+            raise
+        report_errors(lambda: sweep.end_of_failed_search(err))
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def train(cfg: DictConfig) -> float | None:
+def train_job(cfg: DictConfig) -> float | None:
     """Train one GAN. In a multirun (``-m``) a job that fails records its error in its folder
     (``error.txt``) and returns, so the sweep goes on and its summary lists the failure (Hydra's
     basic sweeper would stop at the first exception, and a ``SystemExit`` ends the whole process)."""
@@ -110,7 +157,8 @@ def _record_failure(err: Exception) -> None:
     trace = "".join(traceback.format_exception(err))
     (job_dir / "error.txt").write_text(f"{reason}\n\n{trace}")
     logging.getLogger("gan_lab").error("job %s failed (the sweep goes on): %s", job_dir.name, reason)
-    print(f"gan-lab: error: job {job_dir.name} failed: {reason}", file=sys.stderr, flush=True)
+    # not "gan-lab: error:": the sweep goes on, and its end says in one such line whether it failed
+    print(f"gan-lab: job {job_dir.name} failed (the sweep goes on): {reason}", file=sys.stderr, flush=True)
 
 
 def _quiet_lightning() -> None:

@@ -14,6 +14,11 @@ After ``python train.py -m ...`` the sweep folder holds:
 
 Failed jobs (``gan_lab.cli`` records ``error.txt`` in their folder and lets the sweep go on) are
 listed with their reason; the multirun then exits with status 1, after the summary is written.
+
+A ``search=optuna`` whose every trial failed never reaches ``on_multirun_end``: Optuna's sweeper
+asks for the best trial and raises (``ValueError: No trials are completed yet.``), which Hydra would
+print as a traceback. ``gan_lab.cli`` catches that error (:func:`no_trial_completed`) and calls
+:func:`end_of_failed_search`: the same summary, then one line saying why and what to do.
 """
 from __future__ import annotations
 
@@ -23,12 +28,18 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from gan_lab.errors import GanLabError
+
 log = logging.getLogger("gan_lab")
+
+
+class SearchFailed(GanLabError):
+    """A search (``search=optuna``) in which no trial completed, so there is no best one."""
 
 
 def _jobs(sweep_dir: Path) -> list[Path]:
@@ -43,7 +54,9 @@ def collect(sweep_dir: Path) -> list[dict[str, Any]]:
         overrides = " ".join(OmegaConf.load(overrides_file)) if overrides_file.exists() else ""
         row: dict[str, Any] = {"job": int(job.name), "overrides": overrides}
         summary_file, error_file = job / "summary.json", job / "error.txt"
-        if summary_file.exists():
+        # a job can fail after its run wrote summary.json (optimized_metric names no value of it): error.txt is newer
+        failed_late = error_file.exists() and summary_file.exists() and error_file.stat().st_mtime >= summary_file.stat().st_mtime
+        if summary_file.exists() and not failed_late:
             summary = json.loads(summary_file.read_text())
             row.update(status="done", steps=summary.get("steps"), images_per_sec=summary.get("images_per_sec"),
                        wall_seconds=summary.get("wall_seconds"))
@@ -175,11 +188,11 @@ def _markdown(rows, settings, metric, plots, sweep_dir: Path) -> None:
     keys = sorted(keys, key=lambda k: (k != metric, not k.startswith("metrics/"), k))[:8]
     lines = [f"# Sweep {sweep_dir}", "", f"{len(rows)} jobs, {sum(r['status'] == 'done' for r in rows)} done, "
              f"{sum(r['status'] == 'failed' for r in rows)} failed; values are final (mean ± std over seeds).", "",
-             "| setting | seeds | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
+             "| setting | seeds |" + "".join(f" {k} |" for k in keys), "|---|---|" + "---|" * len(keys)]
     for s in settings:
         cells = [_fmt(s[f"{k}_mean"], s[f"{k}_std"], s["seeds_done"]) if f"{k}_mean" in s else "–" for k in keys]
         seeds = f"{s['seeds_done']}" + (f" (+{s['seeds_failed']} failed)" if s["seeds_failed"] else "")
-        lines.append(f"| `{s['setting']}` | {seeds} | " + " | ".join(cells) + " |")
+        lines.append(f"| `{s['setting']}` | {seeds} |" + "".join(f" {c} |" for c in cells))
     failed = [r for r in rows if r["status"] == "failed"]
     if failed:
         lines += ["", "## Failed jobs", ""] + [f"- job {r['job']} (`{r['varying']}`): {r['error']}" for r in failed]
@@ -197,15 +210,70 @@ class SweepSummary(Callback):
         self.plot_metric = plot_metric
         self.fail_on_error = fail_on_error
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        global _started
+        _started = (self, config)  # for end_of_failed_search, when the sweeper raises before on_multirun_end
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.is_dir():
             return
+        rows = self.summarize(sweep_dir)
+        failed = [r for r in rows if r["status"] == "failed"]
+        if failed and self.fail_on_error:
+            _exit_with_error(f"{len(failed)} of {len(rows)} jobs failed (jobs {', '.join(str(r['job']) for r in failed)}): "
+                             f"see {sweep_dir / 'sweep_summary.md'}")
+
+    def summarize(self, sweep_dir: Path) -> list[dict[str, Any]]:
+        """Write the summary files of ``sweep_dir``; return its rows."""
         rows = collect(sweep_dir)
         write(rows, sweep_dir, self.plot_metric)
         failed = [r for r in rows if r["status"] == "failed"]
         log.info("sweep summary: %s (%d jobs, %d failed)", sweep_dir / "sweep_summary.md", len(rows), len(failed))
-        if failed and self.fail_on_error:
-            print(f"gan-lab: error: {len(failed)} of {len(rows)} jobs failed (jobs "
-                  f"{', '.join(str(r['job']) for r in failed)}): see {sweep_dir / 'sweep_summary.md'}", flush=True)
-            raise SystemExit(1)
+        return rows
+
+
+_started: tuple[SweepSummary, DictConfig] | None = None  # the multirun of this process, once it has started
+
+
+def _exit_with_error(message: str) -> NoReturn:
+    """One line and exit status 1: a ``SystemExit`` passes through Hydra's error report, which would
+    print any other exception raised in a callback as a traceback."""
+    import sys
+
+    print(f"gan-lab: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(1)
+
+
+def no_trial_completed(err: BaseException) -> bool:
+    """Is ``err`` the Optuna sweeper asking for the best trial of a study none of whose trials completed?"""
+    if not (isinstance(err, ValueError) and "No trials are completed yet" in str(err)):
+        return False
+    tb = err.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").startswith("hydra_plugins.hydra_optuna_sweeper"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def end_of_failed_search(err: BaseException) -> NoReturn:
+    """The end of a search in which every trial failed (``err``: see :func:`no_trial_completed`): the
+    sweep summary that ``on_multirun_end`` would have written, then :class:`SearchFailed` saying why."""
+    summary, config = _started if _started is not None else (None, None)
+    sweep_dir = Path(config.hydra.sweep.dir) if config is not None else None
+    rows = collect(sweep_dir) if sweep_dir is not None and sweep_dir.is_dir() else []
+    if summary is not None and rows:
+        summary.summarize(sweep_dir)
+        see = f"see {sweep_dir / 'sweep_summary.md'}"
+    else:
+        see = f"see error.txt in the job folders{f' of {sweep_dir}' if sweep_dir else ''}"
+    failed = [r for r in rows if r["status"] == "failed"]
+    if failed:
+        first = failed[0]
+        everyone = "every job failed" if len(failed) == len(rows) else f"{len(failed)} of {len(rows)} jobs failed"
+        raise SearchFailed(f"no trial of the search completed: {everyone}, {see}; the first error (job {first['job']}): "
+                           f"{first['error']}")
+    metric = config.get("optimized_metric") if config is not None else None
+    raise SearchFailed(f"no trial of the search completed: no job returned a number to Optuna (optimized_metric={metric}); "
+                       f"set optimized_metric= to a value of the jobs' summary.json (e.g. metrics/clf_fid5k), {see}")

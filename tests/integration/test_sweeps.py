@@ -91,6 +91,8 @@ def test_best_checkpoint_keeps_the_best_evaluation_and_the_metrics_reach_callbac
 
 @pytest.mark.slow
 def test_optuna_search_preset_optimises_the_metric_the_runs_return(cli, tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper",
+                        reason="search=optuna needs hydra-optuna-sweeper: pip install -e '.[optuna]' (in dev)")
     key = "metrics/high_quality_fraction200"
     result = cli("search=optuna", "hydra.sweeper.n_trials=3", "hydra.sweeper.direction=maximize", f"optimized_metric={key}",
                  *RING, "logger=csv", "trainer.enable_progress_bar=false", "trainer.max_steps=6", "samples.every_n_steps=0",
