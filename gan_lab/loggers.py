@@ -6,7 +6,7 @@ TensorBoard is an optional dependency (``pip install 'gan-lab[tensorboard]'``): 
 instead of Lightning's ``ModuleNotFoundError`` traceback.
 
 W&B never prompts: it logs online only when the user is logged in (``WANDB_API_KEY`` or a
-``~/.netrc`` entry) or asks for it with ``logger.offline=false``; otherwise it writes an offline
+``~/.netrc`` entry) or asks for it with ``logger.wandb.offline=false``; otherwise it writes an offline
 run under ``<run>/wandb`` (``wandb sync`` uploads it later). The run id is kept in the run
 folder (``wandb_id``) so that a resumed run continues the same W&B run (``resume="allow"``).
 """
