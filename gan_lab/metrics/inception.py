@@ -25,6 +25,13 @@ the torch hub cache (``$TORCH_HOME/hub/checkpoints``), downloaded there on first
 ``GAN_LAB_OFFLINE=1``; ``python -m gan_lab.prefetch`` fetches it ahead of an offline job.
 Real features are extracted once per (dataset, split, resolution, weights, count) and cached under
 ``cache_dir()/real_stats``.
+
+Reference statistics (``metrics.reference=stats.npz``, ``python -m gan_lab.evaluate reference=...``):
+the real side is the file's ``mu`` / ``sigma`` (``python -m gan_lab.reference``, pytorch-fid, clean-fid)
+instead of the dataset's images; FID is then torch-fidelity's ``fid_statistics_to_metric`` on the
+generated pool3 features and the file (``gan_lab.metrics.statistics.fid_to_reference``). IS needs no
+real images and is computed as usual; KID and the k-NN metrics need real features, which a statistics
+file does not hold, so they are skipped (the protocol says so).
 """
 from __future__ import annotations
 
@@ -45,6 +52,9 @@ from gan_lab.metrics.scorer import Scorer
 log = logging.getLogger("gan_lab")
 
 FEATURES = ["2048", "logits_unbiased"]
+#: the ``extractor`` entry of the statistics files this extractor writes and accepts
+EXTRACTOR_NAME = "torch-fidelity inception-v3-compat pool3 (2048-d)"
+FEATURE_DIM = 2048
 
 
 def weights_url() -> str:
@@ -159,17 +169,20 @@ class InceptionEvaluator:
     def __init__(self, dataset: str, data, num_samples: int, batch_size: int = 100, weights: str | None = None,
                  real_split: str = "train", num_real: int | None = None, is_splits: int = 10,
                  kid_subsets: int = 100, kid_subset_size: int = 1000, seed: int = 0,
-                 extractor: nn.Module | None = None, weights_path: Path | None = None) -> None:
-        if data.kind != "image":
+                 extractor: nn.Module | None = None, weights_path: Path | None = None,
+                 reference: dict | None = None) -> None:
+        if data is not None and data.kind != "image":
             raise ConfigError(f"metrics=inception scores images; data={dataset} is 2-D points: use metrics=classifier")
         self.dataset, self.data, self.num_samples, self.batch_size = dataset, data, int(num_samples), int(batch_size)
-        self.real_split, self.seed = real_split, seed
+        self.real_split, self.seed, self.reference = real_split, seed, reference
+        if reference is None and data is None:
+            raise ConfigError("Inception metrics need real data or a reference statistics file (metrics.reference=stats.npz)")
         if self.num_samples < max(2, is_splits):
             raise ConfigError(f"metrics.num_samples={num_samples}: Inception metrics need at least is_splits={is_splits} samples")
         self.weights = weights_path or resolve_weights(weights)
         self.extractor = extractor or load_extractor(self.weights)
-        self.num_real = self._count_real(num_real)
-        self.kid_subset_size = min(int(kid_subset_size), self.num_samples, self.num_real)
+        self.num_real = self._count_real(num_real) if reference is None else (reference.get("num_images") or 0)
+        self.kid_subset_size = min(int(kid_subset_size), self.num_samples, self.num_real or self.num_samples)
         self.is_splits, self.kid_subsets = int(is_splits), int(kid_subsets)
         self.real_extractions = 0  # real images pushed through Inception (0 on a cache hit)
         self.extractor_calls = 0
@@ -185,6 +198,11 @@ class InceptionEvaluator:
             "kid": f"{self.kid_subsets} subsets of {self.kid_subset_size}",
             "prdc": self._prdc_protocol(),
         }
+        if reference is not None:
+            skipped = "skipped: a reference statistics file holds mu / sigma, not the real features this metric needs"
+            count = f"{self.num_real} images" if self.num_real else "image count not recorded"
+            self.protocol.update(real=f"reference statistics {reference['path']} ({count})", kid=skipped, prdc=skipped,
+                                 fid="torch-fidelity fid_statistics_to_metric against the reference mu / sigma")
 
     def _prdc_protocol(self) -> str:
         from gan_lab.metrics import precision_recall as prc
@@ -206,7 +224,7 @@ class InceptionEvaluator:
     def to(self, device) -> "InceptionEvaluator":
         self.extractor.to(device)
         if self._metrics is not None:
-            self._metrics = [m.to(device) for m in self._metrics]
+            self._metrics = [m if m is None else m.to(device) for m in self._metrics]
         return self
 
     @property
@@ -246,6 +264,10 @@ class InceptionEvaluator:
         from torchmetrics.image.inception import InceptionScore
         from torchmetrics.image.kid import KernelInceptionDistance
 
+        isc = InceptionScore(feature=_Precomputed(1008), splits=self.is_splits).to(self.device)
+        if self.reference is not None:  # the real side is the file's mu / sigma: no real image is read
+            self._metrics = [None, None, isc]
+            return
         if rank == 0:
             features = self.real_features()
         if barrier is not None:
@@ -259,7 +281,6 @@ class InceptionEvaluator:
         fid = FrechetInceptionDistance(feature=_Precomputed(2048), reset_real_features=False).to(device)
         kid = KernelInceptionDistance(feature=_Precomputed(2048), subsets=self.kid_subsets, subset_size=self.kid_subset_size,
                                       reset_real_features=False).to(device)
-        isc = InceptionScore(feature=_Precomputed(1008), splits=self.is_splits).to(device)
         shard = features[rank::world_size].to(device)  # the ranks' shards add up to all real images once
         for chunk in shard.split(4096):
             fid.update(chunk, real=True)
@@ -280,36 +301,38 @@ class InceptionEvaluator:
             self.prepare_real(rank, world_size)
         fid, kid, isc = self._metrics
         for metric in self._metrics:
-            metric.reset()  # fake states only: real ones are kept (reset_real_features=False)
+            if metric is not None:
+                metric.reset()  # fake states only: real ones are kept (reset_real_features=False)
         n_local, done = shard(self.num_samples, rank, world_size), 0
         fake = []
         while done < n_local:
             n = min(self.batch_size, n_local - done)
             pool, logits = self.extract(generate(n))
             fake.append(pool)
-            fid.update(pool, real=False)
-            kid.update(pool, real=False)
+            if fid is not None:
+                fid.update(pool, real=False)
+                kid.update(pool, real=False)
             isc.update(logits.double())  # softmax in float64, as torch-fidelity: no 0 * log(0) = NaN
             done += n
         with torch.random.fork_rng(devices=[]):  # IS splits / KID subsets draw from a fixed seed, not the training RNG
             torch.manual_seed(self.seed)
-            fid_value = fid.compute()
-            kid_mean, kid_std = kid.compute()
+            if fid is not None:
+                fid_value = fid.compute()
+                kid_mean, kid_std = kid.compute()
             is_mean, is_std = isc.compute()
         # torchmetrics gives the unbiased std over splits; the original code (and torch-fidelity) np.std,
         # the population std: sqrt((s - 1) / s) converts, and one split has std 0, not NaN.
         splits = self.is_splits
         is_std = is_std * math.sqrt((splits - 1) / splits) if splits > 1 else torch.zeros(())
-        values = {
-            "metrics/fid": float(fid_value),
-            "metrics/is_mean": float(is_mean),
-            "metrics/is_std": float(is_std),
-            "metrics/kid_mean": float(kid_mean),
-            "metrics/kid_std": float(kid_std),
-        }
+        values = {"metrics/is_mean": float(is_mean), "metrics/is_std": float(is_std)}
         # every rank gathers all generated features (a collective: all ranks call it) and computes the same numbers
         fake = torch.cat(fake) if fake else torch.zeros(0, 2048, device=self.device)  # a rank with no share
         fake = prc.gather_features(fake, world_size)
+        if self.reference is not None:
+            from gan_lab.metrics.statistics import fid_to_reference
+
+            return {"metrics/fid": fid_to_reference(fake, self.reference), **values}
+        values = {"metrics/fid": float(fid_value), **values, "metrics/kid_mean": float(kid_mean), "metrics/kid_std": float(kid_std)}
         if prc.enough(self._prdc_real.shape[0], fake.shape[0]):
             tag = count_tag(self.num_samples)
             scores = prc.prdc(self._prdc_real.to(fake.device), fake)
@@ -325,16 +348,27 @@ class InceptionMetrics(Scorer):
 
     def __init__(self, dataset: str, num_samples: int = 10_000, batch_size: int = 100, inception_weights: str | None = None,
                  num_real: int | None = None, is_splits: int = 10, kid_subsets: int = 100, kid_subset_size: int = 1000,
-                 real_split: str = "train", seed: int = 0) -> None:
+                 real_split: str = "train", seed: int = 0, reference: str | None = None) -> None:
+        from gan_lab.metrics.statistics import read_reference
+
         super().__init__(dataset, num_samples, batch_size)
+        # the reference file first: checking it is quick, loading the network is not
+        self.reference = None if reference is None else read_reference(reference, FEATURE_DIM, EXTRACTOR_NAME, key="metrics.reference")
         self.options = dict(num_real=num_real, is_splits=int(is_splits), kid_subsets=int(kid_subsets),
                             kid_subset_size=int(kid_subset_size), real_split=real_split, seed=seed)
         self.weights = resolve_weights(inception_weights)
         self.extractor = load_extractor(self.weights)
+        self.extractor_name, self.feature_dim = EXTRACTOR_NAME, FEATURE_DIM
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Pool3 features [B, 2048] of [-1, 1] images (what the statistics files hold)."""
+        device = next(self.extractor.parameters()).device
+        return self.extractor(to_uint8(images).to(device))[0]
 
     def build(self, data, device=None, rank: int = 0, world_size: int = 1, barrier=None) -> InceptionEvaluator:
         evaluator = InceptionEvaluator(self.dataset, data, self.num_samples, self.batch_size, extractor=self.extractor,
-                                       weights_path=self.weights, **self.options)
+                                       weights_path=self.weights, reference=self.reference, **self.options)
         if device is not None:
             evaluator.to(device)
         evaluator.prepare_real(rank, world_size, barrier=barrier)

@@ -7,6 +7,10 @@
 * IS — Salimans et al. 2016, "Improved Techniques for Training GANs", §4 eq. (preceding §4.1):
   ``exp(E_x KL(p(y|x) || p(y)))``. Deviation: one split (the paper averages 10 splits of 50k); it
   is computed from sums, ``E_x sum_y p log p - sum_y p(y) log p(y)``, so ranks only add counters.
+* Reference statistics: pytorch-fid / clean-fid style ``.npz`` files (``mu`` [D], ``sigma`` [D, D],
+  float64) written by ``python -m gan_lab.reference`` (:func:`write_reference`) and checked by
+  :func:`read_reference`; FID against one is torch-fidelity's ``fid_statistics_to_metric``
+  (:func:`fid_to_reference`), so it equals ``torch_fidelity.calculate_metrics(fid=True)``.
 """
 from __future__ import annotations
 
@@ -69,3 +73,109 @@ class SampleStatistics(Metric):
             "n": n, "mean": mean, "cov": cov, "is": inception_score,
             "classes_covered": (self.class_counts > 0).sum(), "class_kl_uniform": kl_uniform,
         }
+
+
+# --- reference statistics: pytorch-fid / clean-fid style .npz files (``mu`` [D], ``sigma`` [D, D]) ---
+# Written by ``python -m gan_lab.reference``, read by ``gan_lab.evaluate reference=`` and ``metrics.reference=``.
+# The statistics and the distance are torch-fidelity's own (``fid_features_to_statistics``: np.mean /
+# np.cov; ``fid_statistics_to_metric``: the eigenvalue trace of TTUR's fid.py), in float64.
+
+REFERENCE_HOW = "python -m gan_lab.reference data=NAME out=stats.npz [metrics=inception|classifier]"
+
+
+def features_to_statistics(features: torch.Tensor) -> dict:
+    """torch-fidelity's FID statistics of [N, D] features in float64: ``{"mu": [D], "sigma": [D, D]}`` (numpy)."""
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+
+    return fid_features_to_statistics(features.detach().cpu().double())
+
+
+def write_reference(path, features: torch.Tensor, extractor: str, **info) -> dict:
+    """Save ``mu`` / ``sigma`` of ``features`` (and ``extractor``, ``num_images``, ``info``) to the .npz ``path``
+    exactly as named (written beside it, then renamed: no half-written file)."""
+    import os
+    from pathlib import Path
+
+    import numpy as np
+
+    from gan_lab.errors import ConfigError
+
+    if features.shape[0] < 2:
+        raise ConfigError(f"{features.shape[0]} image(s): FID statistics need at least 2")
+    stats = features_to_statistics(features)
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name without it
+        np.savez(f, mu=stats["mu"], sigma=stats["sigma"], extractor=np.array(extractor),
+                 num_images=np.array(int(features.shape[0])), **{k: np.array(v) for k, v in info.items()})
+    os.replace(tmp, path)
+    return stats
+
+
+def read_reference(path, dim: int, extractor: str | None = None, key: str = "reference") -> dict:
+    """The ``mu`` / ``sigma`` of a statistics file, checked against the features they will meet:
+    float64 ``{"mu", "sigma", "extractor", "num_images", "path"}``. A missing file, a file without
+    ``mu`` / ``sigma``, other shapes than [dim] / [dim, dim], non-finite values or another ``extractor``
+    entry (files without one, as pytorch-fid's, are taken on their dimensions) raise one ConfigError."""
+    import zipfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from gan_lab.errors import ConfigError
+
+    p = Path(str(path)).expanduser()
+    if not p.is_file():
+        raise ConfigError(f"{key}={path} does not exist: make it with {REFERENCE_HOW}")
+    try:
+        with np.load(p, allow_pickle=False) as npz:
+            entries = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise ConfigError(f"{key}={path} is not an .npz statistics file ({type(err).__name__}: {err}): "
+                          f"make it with {REFERENCE_HOW}") from None
+    missing = [name for name in ("mu", "sigma") if name not in entries]
+    if missing:
+        raise ConfigError(f"{key}={path} has no {' / '.join(missing)} (it has {', '.join(sorted(entries)) or 'nothing'}): "
+                          f"a statistics file holds mu [D] and sigma [D, D] (pytorch-fid, clean-fid); make one with {REFERENCE_HOW}")
+    mu, sigma = entries["mu"].astype(np.float64), entries["sigma"].astype(np.float64)
+    if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
+        raise ConfigError(f"{key}={path}: mu has shape {list(mu.shape)} and sigma {list(sigma.shape)}; "
+                          "a statistics file holds mu [D] and sigma [D, D]")
+    if mu.shape[0] != dim:
+        raise ConfigError(f"{key}={path} holds {mu.shape[0]}-d statistics but {extractor or 'this extractor'} gives "
+                          f"{dim}-d features: make the file with the same metrics= ({REFERENCE_HOW})")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise ConfigError(f"{key}={path}: mu or sigma holds NaN or infinite values: make the file again with {REFERENCE_HOW}")
+    written_by = str(entries["extractor"]) if "extractor" in entries else None
+    if extractor is not None and written_by is not None and written_by != extractor:
+        raise ConfigError(f"{key}={path} was made with the extractor '{written_by}', these metrics use '{extractor}': "
+                          f"make the file with the same metrics= and data= ({REFERENCE_HOW})")
+    num_images = int(entries["num_images"]) if "num_images" in entries else None
+    return {"mu": mu, "sigma": sigma, "extractor": written_by, "num_images": num_images, "path": str(p)}
+
+
+def fid_to_reference(features: torch.Tensor, reference: dict) -> float:
+    """FID of [N, D] features against a reference's ``mu`` / ``sigma``: torch-fidelity's
+    ``fid_statistics_to_metric`` (features first, reference second, as ``calculate_metrics(input1=generated,
+    input2=real)``)."""
+    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
+
+    stats = features_to_statistics(features)
+    return float(fid_statistics_to_metric(stats, reference, verbose=False)[KEY_METRIC_FID])
+
+
+def folder_data(folder, image_size: int | None = None, channels: int = 3):
+    """A folder of images as streamed data (read like ``data=folder``); ``image_size`` None: the first
+    image's shorter side (same-sized images are then read as they are, as torch-fidelity reads them)."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from gan_lab.data.datasets import ImageFiles, Prepared, scan_image_folder
+
+    files = scan_image_folder(Path(str(folder)).expanduser())
+    if image_size is None:
+        with Image.open(files[0]) as img:
+            image_size = min(img.size)
+    return Prepared("image", stream=ImageFiles(files, int(image_size), channels), info={"source": str(folder), "files": len(files)})
