@@ -3,18 +3,34 @@
 in ``train.py``).
 
 Images go into ``grid.png`` (and ``sample_XXXXX.png`` with ``individual=true``); 2-D data is drawn
-as a scatter plot. The options are checked before torch is imported, so a usage error is fast.
+as a scatter plot. The latent tools (the maths in :mod:`gan_lab.nets.latent`):
+
+* ``'seeds=[3,17,42]'``: one sample per seed, sample i from seed i alone (``seed_42.png`` with
+  ``individual=true``), so adding a seed never changes the others; without it, ``seed=`` seeds one
+  generator for all ``n`` samples.
+* ``truncation=0.7``: the truncation trick (Brock et al. 2019 §3.1), on either way of drawing z.
+* ``interpolate=lerp|slerp 'seeds=[1,2,3]' steps=8``: ``interpolation.png``, one row per consecutive
+  pair of seeds with ``steps`` columns from one code to the next, and ``interpolation.gif``, through all
+  seeds and back to the first, looping forever; for 2-D data, ``interpolation.png`` is a scatter plot of
+  the paths (no GIF).
+
+The options are checked before torch is imported, so a usage error is fast.
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 
 from gan_lab.cli import CONFIG_DIR, report_errors
 
 USAGE = "python -m gan_lab.sample ckpt_path=outputs/<date>/<time>/checkpoints/last.ckpt [n=64] [out=DIR] [seed=0] [individual=true] [use_ema=false]"
+SEEDS_EXAMPLE = "'seeds=[1,2,3]'"
+INTERPOLATIONS = ("lerp", "slerp")
+FRAME_MS = 100  # the GIF's time per frame
+MIN_FRAME_SIDE = 128  # GIF frames are enlarged (nearest neighbour) to at least this many pixels a side
 
 
 def check_options(cfg: DictConfig) -> None:
@@ -22,44 +38,202 @@ def check_options(cfg: DictConfig) -> None:
 
     if not cfg.ckpt_path:
         raise ConfigError(f"ckpt_path is missing: {USAGE}")
-    if not isinstance(cfg.n, int) or isinstance(cfg.n, bool) or cfg.n < 1:
+    if not _positive_int(cfg.n):
         raise ConfigError(f"n={cfg.n}: the number of samples must be a positive integer (e.g. n=64)")
     if not isinstance(cfg.batch_size, int) or cfg.batch_size < 1:
         raise ConfigError(f"batch_size={cfg.batch_size}: must be a positive integer (e.g. batch_size=256)")
     if cfg.get("use_ema") not in (None, True, False):
         raise ConfigError(f"use_ema={cfg.use_ema}: use use_ema=true (the averaged G), use_ema=false (G itself), "
                           "or leave it unset (the average when there is one)")
+    check_latent_options(cfg, _given_on_command_line())
+
+
+def check_latent_options(cfg: DictConfig, given: Collection[str] = ()) -> None:
+    """``seeds``, ``truncation``, ``interpolate`` and ``steps``; ``given``: the keys set on the command line
+    (an option that the others make meaningless is refused rather than ignored)."""
+    from gan_lab.errors import ConfigError
+
+    seeds, truncation = cfg.get("seeds"), cfg.get("truncation")
+    interpolate, steps = cfg.get("interpolate"), cfg.get("steps")
+    if seeds is not None:
+        if not isinstance(seeds, (ListConfig, list)) or not seeds or not all(
+                isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**64 for s in seeds):
+            raise ConfigError(f"seeds={_show(seeds)}: give a list of non-negative integers, in quotes for the shell, "
+                              "e.g. 'seeds=[3,17,42]'")
+        for key in ("n", "seed"):
+            if key in given:
+                raise ConfigError(f"{key}={cfg[key]} and seeds=: seeds= makes one sample per seed, each from its own seed; "
+                                  f"drop {key}= (or drop seeds= for {cfg.n} samples from one seed=)")
+    if truncation is not None and (not isinstance(truncation, (int, float)) or isinstance(truncation, bool) or not truncation > 0):
+        raise ConfigError(f"truncation={_show(truncation)}: the threshold must be a positive number (e.g. truncation=0.7; "
+                          "truncation=null turns it off)")
+    if interpolate is None:
+        if "steps" in given:
+            raise ConfigError(f"steps={_show(steps)} is the length of an interpolation: add interpolate=slerp (or lerp) "
+                              f"and {SEEDS_EXAMPLE}")
+        return
+    if interpolate not in INTERPOLATIONS:
+        raise ConfigError(f"interpolate={_show(interpolate)}: use interpolate=slerp (spherical, for Gaussian z) or "
+                          "interpolate=lerp (linear), or leave it unset")
+    if seeds is None or len(seeds) < 2:
+        raise ConfigError(f"interpolate={interpolate} goes from seed to seed: give two or more, e.g. {SEEDS_EXAMPLE}")
+    if not _positive_int(steps) or steps < 2:
+        raise ConfigError(f"steps={_show(steps)}: an interpolation needs at least its two ends (e.g. steps=8)")
+    for key in ("individual", "n"):
+        if key in given:
+            raise ConfigError(f"{key}={_show(cfg[key])}: interpolate= writes interpolation.png and interpolation.gif only; "
+                              f"drop {key}= (or drop interpolate= for single samples)")
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _show(value) -> str:
+    """A value as it was typed (lists without quotes or spaces, null for None)."""
+    if value is None:
+        return "null"
+    if isinstance(value, (ListConfig, list)):
+        return "[" + ",".join(_show(v) for v in value) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _given_on_command_line() -> set[str]:
+    """The keys of this job's command-line overrides (empty outside a Hydra app)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return set()
+    return {override.split("=", 1)[0].lstrip("+~") for override in HydraConfig.get().overrides.task}
 
 
 def sample(ckpt_path: str, n: int = 64, out: str | None = None, seed: int = 0, individual: bool = False, batch_size: int = 256,
-           ema: bool | None = None) -> Path:
-    """Write ``n`` samples of the checkpoint's G (its averaged G when it has one, unless ``ema=False``);
-    returns the grid's (or scatter plot's) path."""
+           ema: bool | None = None, seeds: Sequence[int] | None = None, truncation: float | None = None) -> Path:
+    """Write ``n`` samples of the checkpoint's G (its averaged G when it has one, unless ``ema=False``), or
+    one per seed of ``seeds``; returns the grid's (or scatter plot's) path."""
     import torch
 
     from gan_lab.callbacks.images import save_grid, save_scatter
+    from gan_lab.nets.latent import resample_outside, z_for_seeds
+
+    generator, out_dir = _generator_and_folder(ckpt_path, out, ema)
+    if seeds is not None:
+        z = z_for_seeds(generator, seeds, truncation)
+    else:
+        rng = torch.Generator().manual_seed(seed)
+        z = generator.sample_z(n, generator=rng)
+        if truncation is not None:
+            z = resample_outside(z, truncation, rng)
+    samples = _generate(generator, z, batch_size)
+    if len(generator.example_shape) == 1:
+        return save_scatter(samples, out_dir / "scatter.png", title=f"{len(samples)} samples")
+    if individual:
+        names = [f"seed_{s}" for s in seeds] if seeds is not None else [f"sample_{i:05d}" for i in range(len(samples))]
+        for name, image in zip(names, samples):
+            save_grid(image[None], out_dir / f"{name}.png", nrow=1)
+    return save_grid(samples, out_dir / "grid.png")
+
+
+def interpolation(ckpt_path: str, seeds: Sequence[int], steps: int = 8, mode: str = "slerp", out: str | None = None,
+                  truncation: float | None = None, batch_size: int = 256, ema: bool | None = None) -> list[Path]:
+    """Interpolate the checkpoint's G between the codes of ``seeds`` (:func:`write_interpolation`)."""
+    generator, out_dir = _generator_and_folder(ckpt_path, out, ema)
+    return write_interpolation(generator, seeds, steps, mode, out_dir, truncation, batch_size)
+
+
+def write_interpolation(generator, seeds: Sequence[int], steps: int, mode: str, out_dir: Path,
+                        truncation: float | None = None, batch_size: int = 256) -> list[Path]:
+    """``interpolation.png``: row i goes from the code of ``seeds[i]`` to that of ``seeds[i + 1]`` in ``steps``
+    columns (both ends included); ``interpolation.gif``: frames from seed to seed through all of them and
+    back to the first, ``len(seeds) * (steps - 1)`` frames (each code once: the loop closes on frame 0),
+    looping forever. For 2-D data, ``interpolation.png`` plots the rows' paths instead and there is no GIF.
+    ``mode``: ``slerp`` or ``lerp`` (:mod:`gan_lab.nets.latent`); codes from :func:`z_for_seeds`."""
+    import torch
+
+    from gan_lab.callbacks.images import save_grid
+    from gan_lab.nets.latent import lerp, slerp, z_for_seeds
+
+    interpolate = {"lerp": lerp, "slerp": slerp}[mode]
+    z = z_for_seeds(generator, seeds, truncation)  # [K, z_dim]
+    t = torch.linspace(0, 1, steps)
+    k = len(seeds)
+    rows = torch.cat([interpolate(z[i], z[i + 1], t) for i in range(k - 1)])  # [(K - 1) * steps, z_dim]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if len(generator.example_shape) == 1:
+        points = _generate(generator, rows, batch_size).view(k - 1, steps, -1)
+        return [_save_paths(points, seeds, out_dir / "interpolation.png", f"{mode}, {steps} steps")]
+    loop = torch.cat([interpolate(z[i], z[(i + 1) % k], t[:-1]) for i in range(k)])  # [K * (steps - 1), z_dim]
+    images = _generate(generator, torch.cat([rows, loop]), batch_size)
+    grid = save_grid(images[:len(rows)], out_dir / "interpolation.png", nrow=steps)
+    return [grid, _save_gif(images[len(rows):], out_dir / "interpolation.gif")]
+
+
+def _generator_and_folder(ckpt_path: str, out: str | None, ema: bool | None):
     from gan_lab.checkpoints import generator_from_checkpoint
 
     generator, _ = generator_from_checkpoint(ckpt_path, ema=ema)
     out_dir = Path(out) if out else Path(ckpt_path).resolve().parent.parent / "generated"
     out_dir.mkdir(parents=True, exist_ok=True)
-    z = generator.sample_z(n, generator=torch.Generator().manual_seed(seed))
+    return generator, out_dir
+
+
+def _generate(generator, z, batch_size: int):
+    import torch
+
     with torch.no_grad():
-        samples = torch.cat([generator(chunk) for chunk in z.split(batch_size)])
-    if len(generator.example_shape) == 1:
-        return save_scatter(samples, out_dir / "scatter.png", title=f"{n} samples")
-    if individual:
-        for i, image in enumerate(samples):
-            save_grid(image[None], out_dir / f"sample_{i:05d}.png", nrow=1)
-    return save_grid(samples, out_dir / "grid.png")
+        return torch.cat([generator(chunk) for chunk in z.split(batch_size)])
+
+
+def _save_gif(images, path: Path) -> Path:
+    """``[N, C, H, W]`` images in [-1, 1] as a looping GIF, enlarged to ``MIN_FRAME_SIDE`` pixels. A frame
+    identical to the one before (a collapsed G) is merged into it by Pillow, its time added."""
+    from PIL import Image
+
+    scale = -(-MIN_FRAME_SIDE // images.shape[-1])
+    pixels = ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()  # [N, H, W, C]
+    frames = [Image.fromarray(p[..., 0] if p.shape[-1] == 1 else p).resize((p.shape[1] * scale, p.shape[0] * scale), Image.NEAREST)
+              for p in pixels]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=FRAME_MS, loop=0)
+    return path
+
+
+def _save_paths(points, seeds: Sequence[int], path: Path, title: str) -> Path:
+    """2-D interpolation: ``points`` ``[K - 1, steps, 2]``, one path per consecutive pair of seeds, the
+    seeds' own points labelled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    p = points.detach().float().cpu().numpy()
+    for row in p:
+        ax.plot(row[:, 0], row[:, 1], "-o", ms=2, lw=1, alpha=0.8)
+    ends = [*p[:, 0], p[-1, -1]]  # the point of each seed
+    for seed, (x, y) in zip(seeds, ends):
+        ax.annotate(str(seed), (x, y), fontsize=7)
+    ax.set_aspect("equal")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="sample")
 def main(cfg: DictConfig) -> None:
     def body() -> None:
         check_options(cfg)
-        path = sample(str(cfg.ckpt_path), cfg.n, cfg.out, cfg.seed, cfg.individual, cfg.batch_size, cfg.get("use_ema"))
-        print(f"wrote {path}")
+        seeds = None if cfg.get("seeds") is None else [int(s) for s in cfg.seeds]
+        truncation = None if cfg.get("truncation") is None else float(cfg.truncation)
+        if cfg.get("interpolate") is not None:
+            paths = interpolation(str(cfg.ckpt_path), seeds, cfg.steps, cfg.interpolate, cfg.out, truncation, cfg.batch_size,
+                                  cfg.get("use_ema"))
+        else:
+            paths = [sample(str(cfg.ckpt_path), cfg.n, cfg.out, cfg.seed, cfg.individual, cfg.batch_size, cfg.get("use_ema"),
+                            seeds, truncation)]
+        for path in paths:
+            print(f"wrote {path}")
 
     report_errors(body)
 
