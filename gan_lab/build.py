@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
@@ -27,6 +28,7 @@ from gan_lab.errors import ConfigError
 from gan_lab.instantiate import instantiate
 from gan_lab.module import GAN
 from gan_lab.optim import optimizer_factory
+from gan_lab.nets.ensemble import Ensemble
 from gan_lab.nets.layers.spectral_norm import spectral_normalise
 from gan_lab.objectives import Objective
 from gan_lab.tricks import Trick
@@ -123,13 +125,55 @@ def build_players(cfg: DictConfig) -> Players:
     return Players(objective, tricks, generator, discriminator)
 
 
-def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Path | None) -> GAN:
-    """The training module: the players initialised from ``data`` (D's data-dependent init, the
-    objective's labelled subset and test split), the optimizers and schedules of ``optim=``."""
-    players.objective.bind(data, int(cfg.seed), run_dir)
+def ensemble_seeds(cfg: DictConfig) -> list[int]:
+    """The seeds of ``ensemble.seeds``: M -> seed, seed + 1, ..., seed + M - 1; a list -> those; [seed] for a single run."""
+    value = (cfg.get("ensemble") or {}).get("seeds", 1)
+    if OmegaConf.is_list(value) or isinstance(value, (list, tuple)):
+        seeds = list(value)
+        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds) or len(set(seeds)) < len(seeds):
+            raise ConfigError(f"ensemble.seeds={seeds}: give distinct integer seeds, e.g. 'ensemble.seeds=[0,1,2]', or a count (ensemble.seeds=5)")
+        return seeds
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"ensemble.seeds={value}: the number of seeds trained together must be a positive integer (e.g. ensemble.seeds=5)")
+    return [int(cfg.seed) + i for i in range(value)]
+
+
+def initialise(players: Players, data: Prepared, seed: int, run_dir: Path | None) -> Players:
+    """The players initialised from ``data``: the objective's labelled subset and test split, D's data-dependent init."""
+    players.objective.bind(data, seed, run_dir)
     players.discriminator.init_from_data(data.first_examples(INIT_EXAMPLES))
     players.objective.attach(players.discriminator)
+    return players
+
+
+def build_ensemble(cfg: DictConfig, seeds: list[int], data: Prepared, run_dir: Path | None) -> Players:
+    """The players of an ensemble of seeds: member m built and initialised as a single run of seed m is
+    (its config with ``seed=seed_m``, ``torch.manual_seed(seed_m)``, the one build path), then G's and D's
+    stacked (``Ensemble``)."""
+    members = []
+    for seed in seeds:
+        member_cfg = cfg.copy()
+        member_cfg.seed = seed  # ${seed} in the groups (the VBN reference batch's seed) follows
+        L.seed_everything(seed, workers=True, verbose=False)
+        members.append(initialise(build_players(member_cfg), data, seed, run_dir))
+    objective = members[0].objective
+    objective.check_ensemble()
+    objective.latent_seeds = list(seeds)
+    generator = Ensemble([p.generator for p in members])
+    discriminator = Ensemble([p.discriminator for p in members])
+    return Players(objective, members[0].tricks, generator, discriminator)
+
+
+def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Path | None, initialised: bool = False) -> GAN:
+    """The training module: the players initialised from ``data`` (D's data-dependent init, the
+    objective's labelled subset and test split; already done for an ensemble), the optimizers and schedules of ``optim=``."""
+    if not initialised:
+        initialise(players, data, int(cfg.seed), run_dir)
     optim = cfg.optim
+    ema = instantiate(cfg.ema) if cfg.get("ema") else None  # an average of G (conf/ema/*.yaml)
+    seeds = players.objective.latent_seeds
+    if ema is not None and len(seeds) > 1:  # each member's statistics from the z its single run would use
+        ema.member_seeds = [ema.seed + s - seeds[0] for s in seeds]
     return GAN(
         generator=players.generator,
         discriminator=players.discriminator,
@@ -141,7 +185,7 @@ def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Pat
         d_steps_per_g_step=optim.d_steps_per_g_step,
         num_fixed_samples=cfg.samples.num_images,
         fixed_z_seed=cfg.seed,
-        ema=instantiate(cfg.ema) if cfg.get("ema") else None,  # an average of G (conf/ema/*.yaml)
+        ema=ema,
         compile_nets=_compile_switch(cfg.model, players.objective),  # speed options, applied by GAN.configure_model
         channels_last=_switch(cfg.model, "channels_last"),
         config=OmegaConf.to_container(cfg, resolve=True),

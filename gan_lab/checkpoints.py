@@ -23,7 +23,8 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lab import CONFIG_DIR
-from gan_lab.build import build_players, load_generator_state
+from gan_lab.build import build_players, ensemble_seeds, load_generator_state
+from gan_lab.nets.ensemble import member_state
 from gan_lab.errors import ConfigError
 from gan_lab.ema import EMA_PREFIX
 from gan_lab.run_state import CHECKPOINT_FORMAT
@@ -221,11 +222,13 @@ def upgrade_config(config: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
-def generator_from_checkpoint(path: str | Path, ema: bool | None = None) -> tuple[torch.nn.Module, DictConfig]:
+def generator_from_checkpoint(path: str | Path, ema: bool | None = None, member: int | None = None) -> tuple[torch.nn.Module, DictConfig]:
     """G rebuilt from the config stored in the checkpoint, with its weights (eval mode), and the config.
 
     ``ema``: None takes the averaged G (``ema=`` of training) when the checkpoint has one, else G;
     True requires the averaged G; False takes the raw G. The returned net's ``averaged`` says which.
+    ``member``: which member of an ensemble of seeds (``ensemble.seeds``) to rebuild; required for one,
+    refused for a single run. The config returned has that member's seed.
     """
     ckpt = load_checkpoint(path)
     config = ckpt["gan_lab"]["config"]
@@ -239,6 +242,15 @@ def generator_from_checkpoint(path: str | Path, ema: bool | None = None) -> tupl
     averaged = has_ema if ema is None else bool(ema)
     if averaged:  # the averaged G's weights and statistics under G's keys
         state_dict = {"generator." + k[len(EMA_PREFIX):]: v for k, v in state_dict.items() if k.startswith(EMA_PREFIX)}
+    seeds = ensemble_seeds(cfg) if "ensemble" in cfg else [cfg.seed]
+    if len(seeds) > 1:
+        if member is None or not 0 <= member < len(seeds):
+            raise ConfigError(f"ckpt_path={path} holds an ensemble of {len(seeds)} seeds ({', '.join(map(str, seeds))}): "
+                              f"choose one with member=0 .. member={len(seeds) - 1}" + (f" (not member={member})" if member is not None else ""))
+        state_dict = member_state(state_dict, member, prefix="generator.")
+        cfg.seed, cfg.ensemble.seeds = seeds[member], 1
+    elif member not in (None, 0):
+        raise ConfigError(f"member={member}: ckpt_path={path} is a single run (trained with ensemble.seeds=1); leave member unset")
     try:
         generator = build_players(cfg).generator
         load_generator_state(generator, state_dict)

@@ -76,6 +76,7 @@ class GeneratorEMA:
             raise ConfigError(f"ema.stat_batch_size={stat_batch_size}: BatchNorm needs batches of >= 2 (e.g. ema.stat_batch_size=64)")
         self.half_life_kimg, self.rampup = float(half_life_kimg), rampup
         self.stat_batches, self.stat_batch_size, self.seed = stat_batches, stat_batch_size, int(seed)
+        self.member_seeds: list[int] | None = None  # an ensemble of seeds: member i's statistics from its own z (set by the builder)
         self.stale = True  # the averaged weights changed since the statistics were last recomputed
 
     @property
@@ -116,10 +117,10 @@ class GeneratorEMA:
         self.stale = True
         return beta
 
-    def latent_batches(self, generator_ema: nn.Module) -> list[torch.Tensor]:
+    def latent_batches(self, generator_ema: nn.Module, seed: int | None = None) -> list[torch.Tensor]:
         """The ``stat_batches`` batches of z the statistics are computed on (the same every time)."""
         device = next(generator_ema.parameters()).device
-        gen = torch.Generator(device=device).manual_seed(self.seed)
+        gen = torch.Generator(device=device).manual_seed(self.seed if seed is None else seed)
         return [generator_ema.sample_z(self.stat_batch_size, device=device, generator=gen) for _ in range(self.stat_batches)]
 
     @torch.no_grad()
@@ -130,6 +131,17 @@ class GeneratorEMA:
         if not self.stale or not norms or self.stat_batches == 0:
             self.stale = False
             return False
+        members = getattr(generator_ema, "members", 1)  # an ensemble of seeds: each member's own statistics
+        for i in range(members if members > 1 else 0):
+            member = generator_ema.member(i)
+            self._recompute(member, _batch_norms(member), self.member_seeds[i] if self.member_seeds else None)
+            generator_ema.load_member(i, member)
+        if members == 1:
+            self._recompute(generator_ema, norms)
+        self.stale = False
+        return True
+
+    def _recompute(self, generator_ema: nn.Module, norms: list, seed: int | None = None) -> None:
         was_training = generator_ema.training
         momenta = {m: m.momentum for m in norms}
         for m in norms:
@@ -137,14 +149,12 @@ class GeneratorEMA:
             m.momentum = None  # cumulative average over the batches
         generator_ema.train()
         try:
-            for z in self.latent_batches(generator_ema):
+            for z in self.latent_batches(generator_ema, seed):
                 generator_ema(z)
         finally:
             for m, momentum in momenta.items():
                 m.momentum = momentum
             generator_ema.train(was_training)
-        self.stale = False
-        return True
 
     # ---- checkpoints ------------------------------------------------------------------------
     def save_into(self, state_dict: dict[str, torch.Tensor], generator_ema: nn.Module) -> None:

@@ -27,7 +27,7 @@ from gan_lab.cli import CONFIG_DIR, report_errors
 
 USAGE = ("python -m gan_lab.evaluate (ckpt_path=PATH | folder=DIR data=NAME | folder=DIR reference=STATS.npz) [data.KEY=VALUE ...] "
          "[metrics=classifier|inception] [metrics.inception_weights=FILE] [reference=STATS.npz] [num_samples=N] [num_real=N] "
-         "[batch_size=N] [seed=0] [use_ema=false] [out=FILE]")
+         "[batch_size=N] [seed=0] [use_ema=false] [member=I] [out=FILE]")
 #: evaluate.yaml's keys that override the metrics group's scorer options, where the scorer has them
 SCORER_OPTIONS = ("num_samples", "num_real", "batch_size", "is_splits", "reference")
 
@@ -75,6 +75,9 @@ def check_options(cfg: DictConfig) -> None:
         value = cfg.get(key)
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ConfigError(f"{key}={value}: must be a positive integer")
+    member = cfg.get("member")
+    if member is not None and (not isinstance(member, int) or isinstance(member, bool) or member < 0):
+        raise ConfigError(f"member={member}: the member of an ensemble of seeds to score is an integer from 0 (e.g. member=0)")
     if cfg.get("use_ema") not in (None, True, False):
         raise ConfigError(f"use_ema={cfg.use_ema}: use use_ema=true (the averaged G), use_ema=false (G itself), "
                           "or leave it unset (the average when there is one)")
@@ -109,7 +112,7 @@ def evaluate(cfg: DictConfig) -> dict:
     apply_deprecated_weights_key(cfg)  # here, not in main: tests and notebooks call evaluate(cfg) directly
     generator, data_cfg, source = None, cfg.get("data"), {}
     if cfg.ckpt_path is not None:
-        generator, ckpt_cfg = generator_from_checkpoint(cfg.ckpt_path, ema=cfg.get("use_ema"))
+        generator, ckpt_cfg = generator_from_checkpoint(cfg.ckpt_path, ema=cfg.get("use_ema"), member=cfg.get("member"))
         data_cfg = data_cfg if data_cfg is not None else ckpt_cfg.data
         source = {"ckpt_path": str(cfg.ckpt_path), "ema": generator.averaged}
     else:

@@ -24,6 +24,7 @@ class Iteration:
     real: torch.Tensor
     fake: torch.Tensor | None  # G(z); None where the objective does not train G
     log: bool = False  # a logging iteration: the phases also return the values to log
+    members: int = 1  # an ensemble of seeds (gan_lab.nets.ensemble): M members' batches, member-major
     real_logits: torch.Tensor | None = None
     real_features: torch.Tensor | None = None
     fake_logits: torch.Tensor | None = None
@@ -47,6 +48,11 @@ class Nets:
     synced_discriminator: nn.Module
     compiled: bool = False
 
+    @property
+    def members(self) -> int:
+        """M of an ensemble of seeds (``ensemble.seeds``), 1 for a single run."""
+        return getattr(self.generator, "members", 1)
+
     def eager(self) -> contextlib.AbstractContextManager:
         return torch.compiler.set_stance("force_eager") if self.compiled else contextlib.nullcontext()
 
@@ -60,3 +66,15 @@ class PhaseLoss:
     total: torch.Tensor
     loss: torch.Tensor
     values: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def per_member(x: torch.Tensor, members: int) -> torch.Tensor:
+    """``[M * B, ...]`` (member-major) -> ``[M, B, ...]``."""
+    return x.view(members, -1, *x.shape[1:])
+
+
+def member_cat(a: torch.Tensor, b: torch.Tensor, members: int) -> torch.Tensor:
+    """[a; b] per member: ``[M * B, ...]`` twice -> ``[M * 2B, ...]`` with member m's rows a_m then b_m."""
+    if members == 1:
+        return torch.cat([a, b])
+    return torch.cat([per_member(a, members), per_member(b, members)], dim=1).flatten(0, 1)

@@ -67,6 +67,11 @@ class GAN(L.LightningModule):
         self.set_ddp(None, None)
 
     @property
+    def members(self) -> int:
+        """M of an ensemble of seeds (``ensemble.seeds``; G and D are ``gan_lab.nets.ensemble.Ensemble``), else 1."""
+        return getattr(self.generator, "members", 1)
+
+    @property
     def tricks(self) -> list:
         return self.objective.tricks
 
@@ -132,8 +137,8 @@ class GAN(L.LightningModule):
             self._uncounted_step(g_opt)
             objective.after_step("g", it, nets)
             losses["g_loss"] = g.loss.detach()
-            if self.ema is not None:  # images: the global batch; cur_nimg: images before this iteration
-                images = real.shape[0] * self.trainer.world_size
+            if self.ema is not None:  # images: the global batch (of one member); cur_nimg: images before this iteration
+                images = real.shape[0] // it.members * self.trainer.world_size
                 self.ema.update(self.generator_ema, self.generator, cur_nimg=(number - 1) * images,
                                 images=images * self.d_steps_per_g_step)
 
@@ -155,26 +160,33 @@ class GAN(L.LightningModule):
     # ---- sampling ----------------------------------------------------------------------------
     @torch.no_grad()
     def generate(self, z: torch.Tensor | None = None, n: int | None = None, batch_size: int = 512,
-                 ema: bool = True) -> torch.Tensor:
+                 ema: bool = True, member: int | None = None) -> torch.Tensor:
         """Samples in eval mode (BatchNorm running statistics), without gradients: of the averaged G
         when there is one (its statistics recomputed first if its weights changed), of G itself
-        with ``ema=False`` or when ``ema=`` is off."""
+        with ``ema=False`` or when ``ema=`` is off. An ensemble of seeds: member ``member``'s samples of
+        ``z``; with ``member=None`` every member's samples of the same ``z``, member-major (``[M * n, ...]``)."""
         net = self.generator_ema if ema and self.generator_ema is not None else self.generator
         if net is self.generator_ema:
             self.ema.refresh_statistics(net)
         if z is None:
             z = self.generator.sample_z(n or len(self.fixed_z), device=self.fixed_z.device)
+        m = self.members
+        if m > 1 and member is not None:
+            net, m = net.member(member), 1
         was_training = net.training
         net.eval()
         try:
-            return torch.cat([net(chunk) for chunk in z.split(batch_size)])
+            if m == 1:
+                return torch.cat([net(chunk) for chunk in z.split(batch_size)])
+            chunks = [net(chunk.repeat(m, *[1] * (chunk.ndim - 1))) for chunk in z.split(batch_size)]
+            return torch.cat([c.view(m, -1, *c.shape[1:]) for c in chunks], dim=1).flatten(0, 1)
         finally:
             net.train(was_training)
 
     # ---- checkpoints: RNG, trick state and the config travel with the weights (gan_lab.run_state) ----
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         world_size = self.trainer.world_size if self._distributed() else 1  # every rank draws its own z
-        run_state.save(checkpoint, self.config, self.tricks, world_size)
+        run_state.save(checkpoint, self.config, self.tricks, world_size, latent=self.objective.latent_state())
         if self.ema is not None:  # the averaged G is saved with statistics of its own weights
             self.ema.save_into(checkpoint.setdefault("state_dict", {}), self.generator_ema)
 
@@ -192,6 +204,10 @@ class GAN(L.LightningModule):
             run_state.restore_rng(rng)
         elif self._distributed():
             run_state.seed_rank(self.seed, self.trainer.global_rank)
+        if rng and rng.get("latent"):  # the members' z streams (gan_lab.objectives: Objective.latent_codes)
+            self.objective.load_latent_state(rng["latent"], self.device)
+        else:
+            self.objective.seed_latents(self.device, self.trainer.global_rank if self._distributed() else 0)
 
     def _distributed(self) -> bool:
         return self._trainer is not None and self.trainer.world_size > 1 and torch.distributed.is_initialized()

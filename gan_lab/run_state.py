@@ -47,10 +47,14 @@ def seed_rank(seed: int, rank: int) -> None:
     random.seed(seed)
 
 
-def save(checkpoint: dict[str, Any], config: dict[str, Any], tricks: Iterable, world_size: int = 1) -> None:
+def save(checkpoint: dict[str, Any], config: dict[str, Any], tricks: Iterable, world_size: int = 1,
+         latent: list[torch.Tensor] | None = None) -> None:
     """Fill ``checkpoint["gan_lab"]``. Under DDP (``world_size`` > 1, called on every rank) every rank's
-    RNG state is gathered, so each rank resumes with its own."""
+    RNG state is gathered, so each rank resumes with its own. ``latent``: the states of the objective's
+    z generators (one per member of an ensemble of seeds), saved with the rank's RNG."""
     rng = rng_state()
+    if latent:
+        rng["latent"] = [s.cpu() for s in latent]
     checkpoint["gan_lab"] = {"format": CHECKPOINT_FORMAT, "config": config,
                              "tricks": {t.name: t.state_dict() for t in tricks}, "rng": rng}
     if world_size > 1:

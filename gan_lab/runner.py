@@ -22,7 +22,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lab.build import build_module, build_players
+from gan_lab.build import build_ensemble, build_module, build_players, ensemble_seeds
 from gan_lab.callbacks import TrainingProgress
 from gan_lab.checkpoints import AtomicCheckpointIO, resolve_ckpt_path
 from gan_lab.checks import check_config
@@ -166,11 +166,17 @@ def build_run(cfg: DictConfig) -> Run:
         cfg.run_name, cfg.run_group = run_labels(cfg)  # ${run_name} / ${run_group} in the W&B config
     ckpt_path = resolve_ckpt_path(cfg, run_dir)  # a damaged checkpoint fails here, before any work
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    players = build_players(cfg)
+    players = build_players(cfg)  # config errors before any data is read (an ensemble's member 0 too)
+    seeds = ensemble_seeds(cfg)
 
     datamodule: GANDataModule = instantiate(cfg.data)
     data = datamodule.prepare(world_size=expected_world_size(cfg))
-    module = build_module(cfg, players, data, run_dir)
+    if len(seeds) > 1:  # an ensemble of seeds: every member built as its single run would be, then stacked
+        players.objective.check_ensemble()
+        datamodule.member_seeds = seeds
+        module = build_module(cfg, build_ensemble(cfg, seeds, data, run_dir), data, run_dir, initialised=True)
+    else:
+        module = build_module(cfg, players, data, run_dir)
 
     if ckpt_path:  # a resumed run continues its W&B run (the id is kept in the run folder)
         previous_id = Path(ckpt_path).resolve().parent.parent / "wandb_id"
@@ -229,6 +235,13 @@ def summarize(cfg: DictConfig, module: GAN, trainer: L.Trainer, callbacks: list,
     for callback in callbacks:  # callbacks may contribute (e.g. metrics with their protocol and sample count)
         if hasattr(callback, "summary"):
             summary["metrics"].update(callback.summary())
+    if module.members > 1:  # an ensemble of seeds: each member's final metrics; "metrics" holds their mean ± s.e.
+        seeds = ensemble_seeds(cfg)
+        summary["seeds"] = seeds
+        summary["members"] = [{"member": i, "seed": seed, "metrics": {
+            "metrics/" + k.removeprefix(f"metrics/member_{i}/"): v for k, v in summary["metrics"].items()
+            if k.startswith(f"metrics/member_{i}/")}} for i, seed in enumerate(seeds)]
+        summary["metrics"] = {k: v for k, v in summary["metrics"].items() if not k.startswith("metrics/member_")}
     if trainer.is_global_zero:
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         log.info("finished %d steps in %.0f s; run folder %s", summary["steps"], seconds, run_dir)

@@ -26,7 +26,7 @@ from omegaconf import DictConfig, ListConfig
 
 from gan_lab.cli import CONFIG_DIR, report_errors
 
-USAGE = "python -m gan_lab.sample ckpt_path=outputs/<date>/<time>/checkpoints/last.ckpt [n=64] [out=DIR] [seed=0] [individual=true] [use_ema=false]"
+USAGE = "python -m gan_lab.sample ckpt_path=outputs/<date>/<time>/checkpoints/last.ckpt [n=64] [out=DIR] [seed=0] [individual=true] [use_ema=false] [member=I]"
 SEEDS_EXAMPLE = "'seeds=[1,2,3]'"
 INTERPOLATIONS = ("lerp", "slerp")
 FRAME_MS = 100  # the GIF's time per frame
@@ -42,6 +42,9 @@ def check_options(cfg: DictConfig) -> None:
         raise ConfigError(f"n={cfg.n}: the number of samples must be a positive integer (e.g. n=64)")
     if not isinstance(cfg.batch_size, int) or cfg.batch_size < 1:
         raise ConfigError(f"batch_size={cfg.batch_size}: must be a positive integer (e.g. batch_size=256)")
+    member = cfg.get("member")
+    if member is not None and (not isinstance(member, int) or isinstance(member, bool) or member < 0):
+        raise ConfigError(f"member={member}: the member of an ensemble of seeds to sample is an integer from 0 (e.g. member=0)")
     if cfg.get("use_ema") not in (None, True, False):
         raise ConfigError(f"use_ema={cfg.use_ema}: use use_ema=true (the averaged G), use_ema=false (G itself), "
                           "or leave it unset (the average when there is one)")
@@ -108,7 +111,8 @@ def _given_on_command_line() -> set[str]:
 
 
 def sample(ckpt_path: str, n: int = 64, out: str | None = None, seed: int = 0, individual: bool = False, batch_size: int = 256,
-           ema: bool | None = None, seeds: Sequence[int] | None = None, truncation: float | None = None) -> Path:
+           ema: bool | None = None, seeds: Sequence[int] | None = None, truncation: float | None = None,
+           member: int | None = None) -> Path:
     """Write ``n`` samples of the checkpoint's G (its averaged G when it has one, unless ``ema=False``), or
     one per seed of ``seeds``; returns the grid's (or scatter plot's) path."""
     import torch
@@ -116,7 +120,7 @@ def sample(ckpt_path: str, n: int = 64, out: str | None = None, seed: int = 0, i
     from gan_lab.callbacks.images import save_grid, save_scatter
     from gan_lab.nets.latent import resample_outside, z_for_seeds
 
-    generator, out_dir = _generator_and_folder(ckpt_path, out, ema)
+    generator, out_dir = _generator_and_folder(ckpt_path, out, ema, member)
     if seeds is not None:
         z = z_for_seeds(generator, seeds, truncation)
     else:
@@ -135,9 +139,9 @@ def sample(ckpt_path: str, n: int = 64, out: str | None = None, seed: int = 0, i
 
 
 def interpolation(ckpt_path: str, seeds: Sequence[int], steps: int = 8, mode: str = "slerp", out: str | None = None,
-                  truncation: float | None = None, batch_size: int = 256, ema: bool | None = None) -> list[Path]:
+                  truncation: float | None = None, batch_size: int = 256, ema: bool | None = None, member: int | None = None) -> list[Path]:
     """Interpolate the checkpoint's G between the codes of ``seeds`` (:func:`write_interpolation`)."""
-    generator, out_dir = _generator_and_folder(ckpt_path, out, ema)
+    generator, out_dir = _generator_and_folder(ckpt_path, out, ema, member)
     return write_interpolation(generator, seeds, steps, mode, out_dir, truncation, batch_size)
 
 
@@ -168,10 +172,10 @@ def write_interpolation(generator, seeds: Sequence[int], steps: int, mode: str, 
     return [grid, _save_gif(images[len(rows):], out_dir / "interpolation.gif")]
 
 
-def _generator_and_folder(ckpt_path: str, out: str | None, ema: bool | None):
+def _generator_and_folder(ckpt_path: str, out: str | None, ema: bool | None, member: int | None = None):
     from gan_lab.checkpoints import generator_from_checkpoint
 
-    generator, _ = generator_from_checkpoint(ckpt_path, ema=ema)
+    generator, _ = generator_from_checkpoint(ckpt_path, ema=ema, member=member)
     out_dir = Path(out) if out else Path(ckpt_path).resolve().parent.parent / "generated"
     out_dir.mkdir(parents=True, exist_ok=True)
     return generator, out_dir
@@ -228,10 +232,10 @@ def main(cfg: DictConfig) -> None:
         truncation = None if cfg.get("truncation") is None else float(cfg.truncation)
         if cfg.get("interpolate") is not None:
             paths = interpolation(str(cfg.ckpt_path), seeds, cfg.steps, cfg.interpolate, cfg.out, truncation, cfg.batch_size,
-                                  cfg.get("use_ema"))
+                                  cfg.get("use_ema"), cfg.get("member"))
         else:
             paths = [sample(str(cfg.ckpt_path), cfg.n, cfg.out, cfg.seed, cfg.individual, cfg.batch_size, cfg.get("use_ema"),
-                            seeds, truncation)]
+                            seeds, truncation, cfg.get("member"))]
         for path in paths:
             print(f"wrote {path}")
 

@@ -15,6 +15,10 @@ evaluations score the same z), and prints one line. The values go two ways:
   evaluation interval need not be a multiple of it. W&B gets each metric's goal once
   (``define_metric(summary="min"|"max")``), so a run's summary holds the best FID, not the last.
 
+An ensemble of seeds (``ensemble.seeds``) is scored member by member (each on the same z):
+``metrics/member_I/NAME`` per member, ``metrics/NAME`` their mean and ``metrics/NAME_se`` its standard
+error (the standard deviation over members / sqrt(M)); summary.json lists the members.
+
 At the end, ``memorization_samples`` samples are checked against the training set
 (``gan_lab.metrics.memorization``). ``summary()`` gives summary.json the last values plus the
 protocol (extractor, counts).
@@ -33,6 +37,21 @@ from gan_lab.metrics.memorization import memorization_report
 from gan_lab.metrics.goals import goal
 
 log = logging.getLogger("gan_lab")
+
+
+def members_summary(per_member: list[dict[str, float]]) -> dict[str, float]:
+    """Each member's values (``metrics/member_I/NAME``), their mean (``metrics/NAME``) and its standard error
+    (``metrics/NAME_se``: the sample standard deviation over the M members / sqrt(M))."""
+    values: dict[str, float] = {}
+    m = len(per_member)
+    for key in per_member[0]:
+        column = [float(v[key]) for v in per_member]
+        mean = sum(column) / m
+        se = (sum((x - mean) ** 2 for x in column) / (m - 1)) ** 0.5 / m ** 0.5
+        values[key], values[f"{key}_se"] = mean, se
+    for i, member in enumerate(per_member):
+        values.update({f"metrics/member_{i}/{k.removeprefix('metrics/')}": float(v) for k, v in member.items()})
+    return values
 
 
 class EvaluateDuringTraining(L.Callback):
@@ -67,12 +86,15 @@ class EvaluateDuringTraining(L.Callback):
             return
         self._last_step = step
         started = time.perf_counter()
-        gen = torch.Generator(device=module.device).manual_seed(self.seed + 1_000_003 * trainer.global_rank)
+        per_member = []
+        for member in range(module.members) if module.members > 1 else [None]:
+            gen = torch.Generator(device=module.device).manual_seed(self.seed + 1_000_003 * trainer.global_rank)
 
-        def generate(n: int) -> torch.Tensor:
-            return module.generate(module.generator.sample_z(n, device=module.device, generator=gen))
+            def generate(n: int, member=member) -> torch.Tensor:
+                return module.generate(module.generator.sample_z(n, device=module.device, generator=gen), member=member)
 
-        values = self.evaluator.evaluate(generate, trainer.global_rank, trainer.world_size, gather=module.all_gather)
+            per_member.append(self.evaluator.evaluate(generate, trainer.global_rank, trainer.world_size, gather=module.all_gather))
+        values = per_member[0] if len(per_member) == 1 else members_summary(per_member)
         self.last = values
         self.history.append({"step": step, **values})
         self._publish(trainer, module, values, step, in_loop)

@@ -13,6 +13,8 @@ class SampleGrid(L.Callback):
     ``<run>/samples/step_XXXXXX.png`` and sent to the logger; ``progress.gif`` animates them.
     G is the averaged G when ``ema=`` is on (``module.generate``: Karras et al. 2018 §4 show the average).
     For 2-D data the picture is a scatter plot of ``num_points`` samples over the real data.
+    An ensemble of seeds (``ensemble.seeds``): one picture per member, ``samples/member_I/step_XXXXXX.png``
+    (every member on the same fixed z), each with its own ``progress.gif``.
     """
 
     def __init__(self, out_dir: str | Path, every_n_steps: int = 500, gif: bool = True, num_points: int = 2000) -> None:
@@ -28,16 +30,22 @@ class SampleGrid(L.Callback):
         if step == self._last_written or not trainer.is_global_zero:
             return None
         self._last_written = step
-        path = self.out_dir / f"step_{step:07d}.png"
+        members = module.members
+        folders = [self.out_dir] if members == 1 else [self.out_dir / f"member_{i}" for i in range(members)]
+        paths = [folder / f"step_{step:07d}.png" for folder in folders]
         if len(module.generator.example_shape) == 1:  # 2-D points
-            points = module.generate(n=self.num_points)
             real = trainer.datamodule.real_examples("val")[: self.num_points] if trainer.datamodule is not None else None
-            save_scatter(points, path, real=real, title=f"step {step}")
+            for i, path in enumerate(paths):
+                points = module.generate(n=self.num_points, member=i if members > 1 else None)
+                save_scatter(points, path, real=real, title=f"step {step}" + (f", member {i}" if members > 1 else ""))
         else:
-            save_grid(module.generate(module.fixed_z), path)
-        self.frames.append(path)
-        log_image(trainer, "samples", path)
-        return path
+            images = module.generate(module.fixed_z)  # [M * n, ...] for an ensemble: member-major
+            for path, member_images in zip(paths, images.chunk(members)):
+                save_grid(member_images, path)
+        self.frames.extend(paths)
+        for i, path in enumerate(paths):
+            log_image(trainer, "samples" if members == 1 else f"samples/member_{i}", path)
+        return paths[0]
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         if self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0:
@@ -46,7 +54,8 @@ class SampleGrid(L.Callback):
     def on_train_end(self, trainer, module) -> None:
         self._write(trainer, module)
         if self.gif and trainer.is_global_zero and self.frames:
-            save_gif(self.frames, self.out_dir / "progress.gif")
+            for folder in sorted({frame.parent for frame in self.frames}):
+                save_gif([f for f in self.frames if f.parent == folder], folder / "progress.gif")
 
     def state_dict(self) -> dict:
         return {"frames": [str(f) for f in self.frames]}

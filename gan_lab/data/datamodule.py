@@ -41,6 +41,7 @@ class GANDataModule(L.LightningDataModule):
         self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
         self.image_size, self.channels, self.num_classes = image_size, channels, num_classes
         self.data: Prepared | None = None
+        self.member_seeds: list[int] | None = None  # an ensemble of seeds (set by the run builder)
 
     def load(self) -> Prepared:
         """Read the dataset (called once)."""
@@ -68,6 +69,9 @@ class GANDataModule(L.LightningDataModule):
         data = self.prepare()
         rank = self.trainer.global_rank if self.trainer is not None else 0
         world = self.trainer.world_size if self.trainer is not None else 1
+        if data.stream is not None and self.member_seeds:
+            raise DataError(f"ensemble.seeds with data={self.name}: an ensemble reads in-memory datasets only "
+                            "(mnist5k, digits, ring8, grid25, mnist, ...); run one seed per run for streamed data")
         if data.stream is not None:  # read from disk by worker processes, resumable mid-epoch too
             return StreamLoader(
                 data.stream, self.batch_size, seed=self.seed, rank=rank, world_size=world,
@@ -75,7 +79,8 @@ class GANDataModule(L.LightningDataModule):
                 persistent_workers=self.num_workers > 0,
                 pin_memory=torch.cuda.is_available(),
             )
-        return InMemoryLoader((data.train_x,), self.batch_size, seed=self.seed, rank=rank, world_size=world)
+        return InMemoryLoader((data.train_x,), self.batch_size, seed=self.seed, rank=rank, world_size=world,
+                              member_seeds=self.member_seeds)
 
     def real_examples(self, split: str = "train") -> torch.Tensor:
         """All real examples of ``split`` ('train' or 'val') as one tensor (in-memory datasets)."""

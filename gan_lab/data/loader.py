@@ -97,15 +97,28 @@ class InMemoryLoader(_EpochOrder):
         shuffle: bool = True,
         rank: int = 0,
         world_size: int = 1,
+        member_seeds: Sequence[int] | None = None,
     ) -> None:
         self.tensors = tuple(tensors)
         super().__init__(self.tensors[0].shape[0], batch_size, seed, shuffle, rank, world_size)
+        # an ensemble of seeds: each member's batch in the order of its own seed, member-major [M * B]
+        self.member_seeds = [int(s) for s in member_seeds] if member_seeds and len(member_seeds) > 1 else None
+
+    def _member_orders(self, epoch: int) -> list[torch.Tensor]:
+        if self.member_seeds is None:
+            return [self._order(epoch)]
+        orders = []
+        for seed in self.member_seeds:
+            self.seed = seed
+            orders.append(self._order(epoch))
+        self.seed = self.member_seeds[0]
+        return orders
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...] | torch.Tensor]:
         start = self._begin()
-        order = self._order(self.epoch)
+        orders = self._member_orders(self.epoch)
         for i in range(start, self.num_batches):
-            index = self._batch_indices(order, i)
+            index = torch.cat([self._batch_indices(order, i) for order in orders]) if len(orders) > 1 else self._batch_indices(orders[0], i)
             self._yielded = i + 1
             batch = tuple(t.index_select(0, index) for t in self.tensors)
             yield batch if len(batch) > 1 else batch[0]

@@ -12,6 +12,8 @@ def goal(key: str) -> str | None:
     """'min' or 'max': which way a ``metrics/...`` value improves (None: neither is known), for W&B's
     run summary, best-checkpoint monitors and sweep reports."""
     name = key.removeprefix("metrics/")
+    if name.endswith("_se"):  # the standard error over the members of an ensemble of seeds
+        return None
     if any(part in name for part in _LOWER) or "error" in name:
         return "min"
     if any(part in f"_{name}" for part in _HIGHER):

@@ -24,7 +24,7 @@ from torch import nn
 
 from gan_lab.data.datasets import Prepared
 from gan_lab.data.spec import DataSpec
-from gan_lab.iteration import Iteration, Nets, PhaseLoss
+from gan_lab.iteration import Iteration, Nets, PhaseLoss, member_cat, per_member
 from gan_lab.losses import GANLoss
 from gan_lab.tricks.base import Trick
 
@@ -39,6 +39,8 @@ class Objective(nn.Module):
         super().__init__()
         self.loss = loss
         self.use_tricks([])
+        self.latent_seeds = [0]  # one per member (an ensemble of seeds); bind() sets the run's seed
+        self._latents: list[torch.Generator] | None = None
 
     def use_tricks(self, tricks: list[Trick]) -> None:
         """The tricks of the run (``trick=``), in the order their hooks run; checked by the builder."""
@@ -66,6 +68,31 @@ class Objective(nn.Module):
 
     def bind(self, data: Prepared, seed: int, run_dir: Path | None) -> None:
         """Take what training needs from the loaded data (a labelled subset, a test split)."""
+        self.latent_seeds = [int(seed)]
+
+    def check_ensemble(self) -> None:
+        """Raise ``ConfigError`` if members of an ensemble of seeds cannot share this objective."""
+
+    # ---- the latent codes: one stream per member and rank, apart from the global RNG ----------------
+    def seed_latents(self, device: torch.device, rank: int = 0) -> None:
+        """A fresh run: member m of rank r draws z from its own generator, seeded ``seed_m + 1_000_003 r``, so
+        a member of an ensemble draws the z a single run of its seed draws, whatever else draws random numbers."""
+        self._latents = [torch.Generator(device=device).manual_seed(s + 1_000_003 * rank) for s in self.latent_seeds]
+
+    def latent_state(self) -> list[torch.Tensor]:
+        return [g.get_state() for g in self._latents or []]
+
+    def load_latent_state(self, states: list[torch.Tensor], device: torch.device) -> None:
+        self._latents = [torch.Generator(device=device) for _ in states]
+        for gen, state in zip(self._latents, states):
+            gen.set_state(state)
+
+    def latent_codes(self, generator: nn.Module, n: int, device: torch.device) -> torch.Tensor:
+        """``n`` codes (member-major: n / M per member), each member's from its own stream."""
+        if self._latents is None or self._latents[0].device.type != torch.device(device).type:
+            self.seed_latents(torch.device(device))  # a run without on_train_start (a unit test)
+        per = n // len(self._latents)
+        return torch.cat([generator.sample_z(per, device=device, generator=g) for g in self._latents])
 
     def attach(self, discriminator: nn.Module) -> None:
         """Called once D is built and initialised (the semi-supervised EMA copies it)."""
@@ -75,18 +102,22 @@ class Objective(nn.Module):
         """The iteration's tensors: the real batch and G(z), with gradients to G when G steps in it."""
         fake = None
         if self.trains_generator:
-            z = nets.generator.sample_z(real.shape[0], device=real.device)
+            z = self.latent_codes(nets.generator, real.shape[0], real.device)
             with torch.set_grad_enabled(train_generator):
                 fake = nets.synced_generator(z)
-        return Iteration(number=number, real=real, fake=fake, log=log)
+        return Iteration(number=number, real=real, fake=fake, log=log, members=nets.members)
 
     def phase_loss(self, phase: str, it: Iteration, nets: Nets) -> PhaseLoss:
-        """Everything phase ``"d"`` or ``"g"`` of iteration ``it`` back-propagates (``PhaseLoss.total``)."""
-        if phase == "d":
-            return self.d_phase(it, nets)
-        if phase == "g":
-            return self.g_phase(it, nets)
-        raise ValueError(f"phase {phase!r}: the phases are 'd' and 'g'")
+        """Everything phase ``"d"`` or ``"g"`` of iteration ``it`` back-propagates (``PhaseLoss.total``).
+
+        An ensemble of M seeds: every term is a mean over its members' terms (the examples of all members
+        in one mean), so the total is scaled by M: member m's parameters get member m's gradient."""
+        if phase not in ("d", "g"):
+            raise ValueError(f"phase {phase!r}: the phases are 'd' and 'g'")
+        result = self.d_phase(it, nets) if phase == "d" else self.g_phase(it, nets)
+        if it.members > 1:
+            result.total = result.total * it.members
+        return result
 
     def d_phase(self, it: Iteration, nets: Nets) -> PhaseLoss:
         """Dmain: D's loss (through D's DDP wrapper), the loss's penalty on D (eager D under compile), the tricks' penalties."""
@@ -124,11 +155,13 @@ class Objective(nn.Module):
         """G's phase: D on G(z), with gradients to G. With a trick that needs it (feature matching), real
         and fake go through the current D in one forward, so BatchNorm normalises both halves with the
         same statistics."""
-        if self.joint_g_phase:
-            logits, features = discriminator(torch.cat([it.real, it.fake]))
-            n = features.shape[0] // 2  # real and fake halves are equal: B examples, or B/m packs (trick=packing)
-            it.real_features = features[:n].detach()
-            it.fake_logits, it.fake_features = logits[n:], features[n:]
+        if self.joint_g_phase:  # an ensemble: [real_m; fake_m] per member, member-major
+            m = it.members
+            logits, features = discriminator(member_cat(it.real, it.fake, m))
+            logits, features = per_member(logits, m), per_member(features, m)
+            n = features.shape[1] // 2  # real and fake halves are equal: B examples, or B/m packs (trick=packing)
+            it.real_features = features[:, :n].detach().flatten(0, 1)
+            it.fake_logits, it.fake_features = logits[:, n:].flatten(0, 1), features[:, n:].flatten(0, 1)
         else:
             it.fake_logits, it.fake_features = discriminator(it.fake)
 

@@ -121,7 +121,12 @@ class SemiSupervised(Objective):
     def discriminator_outputs(self, data: DataSpec) -> int:
         return int(data.num_classes)
 
+    def check_ensemble(self) -> None:
+        raise ConfigError(f"ensemble.seeds with task={self.task}: the members would need a labelled subset and a test "
+                          "evaluation each; run one seed per run (ensemble.seeds=1, a multirun over seed=) instead")
+
     def bind(self, data: Prepared, seed: int, run_dir: Path | None) -> None:
+        super().bind(data, seed, run_dir)
         if data.train_y is None or data.val_y is None:
             raise ConfigError(f"task={self.task}: data has no class labels with a test split: use {LABELLED_DATA}")
         labelled_seed = seed if self.labelled_seed is None else self.labelled_seed

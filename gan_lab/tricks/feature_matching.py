@@ -23,7 +23,7 @@ from collections.abc import Callable
 import torch
 
 from gan_lab.errors import ConfigError
-from gan_lab.iteration import Iteration, Nets
+from gan_lab.iteration import Iteration, Nets, per_member
 from gan_lab.tricks.base import Trick
 
 REDUCTIONS = ("sum", "mean")
@@ -31,9 +31,10 @@ REDUCTIONS = ("sum", "mean")
 
 def feature_matching_loss(features_real: torch.Tensor, features_fake: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
     """|| mean_batch f(x) - mean_batch f(G(z)) ||_2^2 for ``[B, F]`` features (real side detached);
-    ``reduction="mean"`` divides by F."""
-    squared = (features_real.detach().mean(dim=0) - features_fake.mean(dim=0)).square()
-    return squared.mean() if reduction == "mean" else squared.sum()
+    ``reduction="mean"`` divides by F. ``[M, B, F]`` (an ensemble of seeds): the mean over the M members' losses."""
+    squared = (features_real.detach().mean(dim=-2) - features_fake.mean(dim=-2)).square()
+    losses = squared.mean(dim=-1) if reduction == "mean" else squared.sum(dim=-1)
+    return losses.mean() if losses.ndim else losses
 
 
 class FeatureMatching(Trick):
@@ -46,7 +47,10 @@ class FeatureMatching(Trick):
         self.weight, self.add_to_adversarial, self.reduction = weight, add_to_adversarial, reduction
 
     def g_objective(self, it: Iteration, nets: Nets, adversarial: Callable[[], torch.Tensor]) -> torch.Tensor:
-        loss = self.weight * feature_matching_loss(it.real_features, it.fake_features, self.reduction)
+        real, fake = it.real_features, it.fake_features
+        if it.members > 1:  # each member matches its own real features
+            real, fake = per_member(real, it.members), per_member(fake, it.members)
+        loss = self.weight * feature_matching_loss(real, fake, self.reduction)
         if self.add_to_adversarial:
             return loss + adversarial()
         return loss

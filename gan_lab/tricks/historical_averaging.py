@@ -44,11 +44,14 @@ class HistoricalAveraging(Trick):
         params = self._params(nets, player)
         return self.weight * sum((p - a).square().sum() for p, a in zip(params, self.averages[player]))
 
+    # an ensemble of seeds: the stacked parameters' sum covers every member; the objective wants the mean
     def d_penalty(self, it: Iteration, nets: Nets) -> torch.Tensor:
-        return self.penalty(nets, "d")
+        penalty = self.penalty(nets, "d")
+        return penalty / it.members if it.members > 1 else penalty
 
     def g_penalty(self, it: Iteration, nets: Nets) -> torch.Tensor:
-        return self.penalty(nets, "g")
+        penalty = self.penalty(nets, "g")
+        return penalty / it.members if it.members > 1 else penalty
 
     @torch.no_grad()
     def after_step(self, player: str, nets: Nets) -> None:

@@ -1,6 +1,9 @@
 """Training is bit-identical to the weights that main saved on 2026-12-05, before the iteration's
 maths moved out of ``module.py`` into the objective (issue 23): a refactor of how an iteration runs
-must not change what it computes.
+must not change what it computes. Rewritten once since, on purpose (issue 24, the ensemble of seeds): z
+now comes from the objective's own generator per member (``Objective.latent_codes``) instead of the
+global RNG; with z drawn from the global RNG again, that commit's code passed this test against the old
+reference (the spectral norm's ``copy_`` and the member-aware objective change no bit).
 
 Two recipes, 20 iterations each, one torch thread, seed 0: the default run's recipe (dcgan_sn, Adam
 betas (0, 0.99), EMA of G) and the same with the five Improved-GAN tricks. The reference holds the

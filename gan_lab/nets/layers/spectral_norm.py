@@ -16,9 +16,11 @@ layer at all is refused.
 """
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
-from torch.nn.utils.parametrizations import spectral_norm
+from torch.nn.utils.parametrizations import _SpectralNorm
 
 from gan_lab.errors import ConfigError
 
@@ -34,5 +36,18 @@ def spectral_normalise(discriminator: nn.Module, n_power_iterations: int = 1) ->
             "(its layers are weight-normalised): use model=dcgan or model=gan_mlp, or set model.discriminator.spectral_norm=false"
         )
     for layer in layers:
-        spectral_norm(layer, n_power_iterations=n_power_iterations)
+        dim = 1 if isinstance(layer, nn.ConvTranspose2d) else 0  # torch's spectral_norm: the output dimension
+        parametrize.register_parametrization(layer, "weight", SpectralNorm(layer.weight, n_power_iterations, dim))
     return discriminator
+
+
+class SpectralNorm(_SpectralNorm):
+    """torch's spectral-norm parametrization (same buffers, same state-dict keys, same numbers) whose power
+    iteration writes u and v with ``copy_`` instead of ``out=``, which ``torch.func.vmap`` cannot batch: an
+    ensemble of seeds (``gan_lab.nets.ensemble``) runs its members' D under vmap."""
+
+    @torch.no_grad()
+    def _power_method(self, weight_mat: torch.Tensor, n_power_iterations: int) -> None:
+        for _ in range(n_power_iterations):  # Algorithm 1 of Miyato et al. 2018: u <- W v / |W v|, v <- W^T u / |W^T u|
+            self._u.copy_(F.normalize(torch.mv(weight_mat, self._v), dim=0, eps=self.eps))
+            self._v.copy_(F.normalize(torch.mv(weight_mat.H, self._u), dim=0, eps=self.eps))
