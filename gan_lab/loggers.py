@@ -9,6 +9,8 @@ W&B never prompts: it logs online only when the user is logged in (``WANDB_API_K
 ``~/.netrc`` entry) or asks for it with ``logger.wandb.offline=false``; otherwise it writes an offline
 run under ``<run>/wandb`` (``wandb sync`` uploads it later). The run id is kept in the run
 folder (``wandb_id``) so that a resumed run continues the same W&B run (``resume="allow"``).
+A run's W&B group is its setting (the sweep's overrides without the seed, ``run_group``); the
+experiment's ``name`` is its job type and one of its tags, beside ``tags=``.
 """
 from __future__ import annotations
 
@@ -64,10 +66,21 @@ def _new_run_id() -> str:
     return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
 
 
+def wandb_tags(tags: Any, job_type: str | None) -> list[str]:
+    """``tags=`` (a list, or one string) and the job type (the experiment's ``name``; not the placeholder
+    ``default``), each once, in that order."""
+    listed = [tags] if isinstance(tags, str) else list(tags or [])
+    if job_type not in (None, "", "default"):
+        listed.append(job_type)
+    return list(dict.fromkeys(str(tag) for tag in listed))
+
+
 def wandb_logger(save_dir: str, project: str = "gan-lab", entity: str | None = None, group: str | None = None,
-                 name: str | None = None, tags: list[str] | None = None, offline: Any = "auto"):
+                 name: str | None = None, tags: list[str] | None = None, offline: Any = "auto",
+                 job_type: str | None = None):
     """Lightning's ``WandbLogger`` that never prompts and continues the run of a resumed training:
-    the run id is kept in ``<run>/wandb_id`` (the runner copies it into a resumed run's folder)."""
+    the run id is kept in ``<run>/wandb_id`` (the runner copies it into a resumed run's folder).
+    ``job_type`` (the experiment's ``name``) is also added to ``tags``."""
     from lightning.pytorch.loggers import WandbLogger
 
     run_dir = Path(save_dir)
@@ -82,7 +95,8 @@ def wandb_logger(save_dir: str, project: str = "gan-lab", entity: str | None = N
         entity=entity,
         group=group,
         name=name,
-        tags=list(tags or []),
+        job_type=None if job_type is None else str(job_type),
+        tags=wandb_tags(tags, job_type),
         save_dir=str(run_dir),
         id=run_id,
         resume="allow",

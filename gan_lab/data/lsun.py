@@ -35,9 +35,10 @@ class _Images(torch.utils.data.Dataset):
 
 
 class LSUN(GANDataModule):
-    def __init__(self, root: str, classes: list[str] | str = "bedroom_train", **common) -> None:
+    def __init__(self, root: str, classes: list[str] | str = "bedroom_train", cache_dir: str | None = None, **common) -> None:
         super().__init__(**common)
         self.root = Path(root).expanduser()
+        self.cache_dir = cache_dir  # paths.cache_dir: where torchvision's key cache goes (None: $GAN_LAB_CACHE or ~/.cache/gan-lab)
         self.classes = [classes] if isinstance(classes, str) else list(classes)
 
     def load(self) -> Prepared:
@@ -53,7 +54,7 @@ class LSUN(GANDataModule):
                 f"data=lsun: no {', '.join(f'{c}_lmdb' for c in missing)} under data.root={self.root}. Download LSUN "
                 "with its download.py (e.g. -c bedroom), unzip it there, or set data.root=/path/to/lsun"
             )
-        keys_dir = cache_dir() / "lsun_keys"
+        keys_dir = cache_dir(self.cache_dir) / "lsun_keys"
         keys_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.chdir(keys_dir):
             dataset = TorchvisionLSUN(str(self.root), classes=self.classes)

@@ -72,21 +72,22 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return correct / len(x)
 
 
-def classifier_path(dataset: str, image_size: int, channels: int, seed: int) -> Path:
-    return cache_dir() / "classifiers" / f"{dataset}_{image_size}px_c{channels}_seed{seed}.pt"
+def classifier_path(dataset: str, image_size: int, channels: int, seed: int, cache: str | Path | None = None) -> Path:
+    """The classifier's file under ``cache`` (``paths.cache_dir``; None: ``$GAN_LAB_CACHE`` or ``~/.cache/gan-lab``)."""
+    return cache_dir(cache) / "classifiers" / f"{dataset}_{image_size}px_c{channels}_seed{seed}.pt"
 
 
 MAX_TRAIN = 10_000  # larger train splits (MNIST 60k, CIFAR-10 50k) use their first 10k images: < 1 min on CPU
 
 
-def load_or_train(dataset: str, data, seed: int = 0) -> tuple[DigitClassifier, dict]:
+def load_or_train(dataset: str, data, seed: int = 0, cache: str | Path | None = None) -> tuple[DigitClassifier, dict]:
     """The cached classifier for ``dataset`` (a ``Prepared`` with labels), training it on first use
     (on at most ``MAX_TRAIN`` training images).
 
     Returns the model (eval mode, frozen) and its info: held-out accuracy and the cache path.
     """
     channels, image_size = int(data.train_x.shape[1]), int(data.train_x.shape[-1])
-    path = classifier_path(dataset, image_size, channels, seed)
+    path = classifier_path(dataset, image_size, channels, seed, cache)
     if path.is_file():
         saved = torch.load(path, map_location="cpu", weights_only=True)
         model = DigitClassifier(channels, int(saved["num_classes"]))

@@ -46,8 +46,9 @@ class ClassifierEvaluator:
     ``evaluate`` many times."""
 
     def __init__(self, dataset: str, data, num_samples: int, batch_size: int = 500, classifier_seed: int = 0,
-                 std: float | None = None, real_split: str = "train") -> None:
+                 std: float | None = None, real_split: str = "train", cache_dir: str | Path | None = None) -> None:
         self.dataset, self.data, self.num_samples, self.batch_size = dataset, data, int(num_samples), int(batch_size)
+        self.cache_dir = cache_dir  # paths.cache_dir (None: $GAN_LAB_CACHE or ~/.cache/gan-lab)
         self.tag = count_tag(self.num_samples)
         self.real_split = real_split
         self.real_extractions = 0  # how often real features were computed (0 on a cache hit)
@@ -59,7 +60,7 @@ class ClassifierEvaluator:
             return
         if data.train_y is None or data.num_classes is None:
             check_labels(dataset, None)
-        self.classifier, info = load_or_train(dataset, data, seed=classifier_seed)
+        self.classifier, info = load_or_train(dataset, data, seed=classifier_seed, cache=cache_dir)
         self.classifier_seed = classifier_seed
         dim = self.classifier.feature_dim
         if self.num_samples < dim:
@@ -108,7 +109,7 @@ class ClassifierEvaluator:
 
     def stats_path(self) -> Path:
         size = int(self.real_images.shape[-1])
-        return cache_dir() / "real_stats" / f"{self.dataset}_{self.real_split}_{size}px_clf-seed{self.classifier_seed}_n{self.num_real}.pt"
+        return cache_dir(self.cache_dir) / "real_stats" / f"{self.dataset}_{self.real_split}_{size}px_clf-seed{self.classifier_seed}_n{self.num_real}.pt"
 
     @torch.no_grad()
     def real_statistics(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -174,9 +175,10 @@ class ClassifierMetrics(Scorer):
     name = "classifier"
 
     def __init__(self, dataset: str, num_samples: int = 5000, batch_size: int = 500, classifier_seed: int = 0,
-                 real_split: str = "train", skip_unsupported: bool = False, num_classes: int | None = None) -> None:
+                 real_split: str = "train", skip_unsupported: bool = False, num_classes: int | None = None,
+                 cache_dir: str | None = None) -> None:
         super().__init__(dataset, num_samples, batch_size)
-        self.classifier_seed, self.real_split = classifier_seed, real_split
+        self.classifier_seed, self.real_split, self.cache_dir = classifier_seed, real_split, cache_dir
         try:
             check_labels(dataset, num_classes)  # fail before training, not after it
         except ConfigError as err:
@@ -188,7 +190,7 @@ class ClassifierMetrics(Scorer):
         if data.kind == "points" and world_size > 1 and self.num_samples % world_size:
             raise ConfigError(f"metrics.num_samples={self.num_samples} must be divisible by the {world_size} ranks on 2-D data")
         evaluator = ClassifierEvaluator(self.dataset, data, self.num_samples, self.batch_size, self.classifier_seed,
-                                        std=data.info.get("std"), real_split=self.real_split)
+                                        std=data.info.get("std"), real_split=self.real_split, cache_dir=self.cache_dir)
         if device is not None and data.kind == "image":
             evaluator.classifier.to(device)
         return evaluator

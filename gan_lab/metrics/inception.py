@@ -170,7 +170,8 @@ class InceptionEvaluator:
                  real_split: str = "train", num_real: int | None = None, is_splits: int = 10,
                  kid_subsets: int = 100, kid_subset_size: int = 1000, seed: int = 0,
                  extractor: nn.Module | None = None, weights_path: Path | None = None,
-                 reference: dict | None = None) -> None:
+                 reference: dict | None = None, cache_dir: str | Path | None = None) -> None:
+        self.cache_dir = cache_dir  # paths.cache_dir (None: $GAN_LAB_CACHE or ~/.cache/gan-lab)
         if data is not None and data.kind != "image":
             raise ConfigError(f"metrics=inception scores images; data={dataset} is 2-D points: use metrics=classifier")
         self.dataset, self.data, self.num_samples, self.batch_size = dataset, data, int(num_samples), int(batch_size)
@@ -240,7 +241,7 @@ class InceptionEvaluator:
 
     def stats_path(self) -> Path:
         size = int(self.data.train_x.shape[-1]) if self.data.train_x is not None else int(self.data.stream[0].shape[-1])
-        return cache_dir() / "real_stats" / (
+        return cache_dir(self.cache_dir) / "real_stats" / (
             f"{self.dataset}_{self.real_split}_{size}px_inception-{file_digest(self.weights)}_n{self.num_real}.pt")
 
     @torch.no_grad()
@@ -348,14 +349,14 @@ class InceptionMetrics(Scorer):
 
     def __init__(self, dataset: str, num_samples: int = 10_000, batch_size: int = 100, inception_weights: str | None = None,
                  num_real: int | None = None, is_splits: int = 10, kid_subsets: int = 100, kid_subset_size: int = 1000,
-                 real_split: str = "train", seed: int = 0, reference: str | None = None) -> None:
+                 real_split: str = "train", seed: int = 0, reference: str | None = None, cache_dir: str | None = None) -> None:
         from gan_lab.metrics.statistics import read_reference
 
         super().__init__(dataset, num_samples, batch_size)
         # the reference file first: checking it is quick, loading the network is not
         self.reference = None if reference is None else read_reference(reference, FEATURE_DIM, EXTRACTOR_NAME, key="metrics.reference")
         self.options = dict(num_real=num_real, is_splits=int(is_splits), kid_subsets=int(kid_subsets),
-                            kid_subset_size=int(kid_subset_size), real_split=real_split, seed=seed)
+                            kid_subset_size=int(kid_subset_size), real_split=real_split, seed=seed, cache_dir=cache_dir)
         self.weights = resolve_weights(inception_weights)
         self.extractor = load_extractor(self.weights)
         self.extractor_name, self.feature_dim = EXTRACTOR_NAME, FEATURE_DIM
