@@ -188,15 +188,17 @@ def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Pat
         ema=ema,
         compile_nets=_compile_switch(cfg.model, players.objective),  # speed options, applied by GAN.configure_model
         channels_last=_switch(cfg.model, "channels_last"),
+        simultaneous=_switch(optim, "simultaneous", "optim"),
         config=OmegaConf.to_container(cfg, resolve=True),
     )
 
 
-def _switch(model: DictConfig, key: str) -> bool:
-    """``model.compile`` / ``model.channels_last``: true or false (absent, in configs from before they existed: false)."""
-    value = model.get(key, False)
+def _switch(node: DictConfig, key: str, group: str = "model") -> bool:
+    """``model.compile`` / ``model.channels_last`` / ``optim.simultaneous``: true or false (absent, in configs from
+    before they existed: false)."""
+    value = node.get(key, False)
     if not isinstance(value, bool):
-        raise ConfigError(f"model.{key}={value}: use true or false")
+        raise ConfigError(f"{group}.{key}={value}: use true or false")
     return value
 
 

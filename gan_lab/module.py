@@ -6,6 +6,11 @@ back-propagates. This module runs the phases (stylegan2-ada's ``training_loop.py
 ``loss.py``): for D, then for G when G steps, zero the grads, back-propagate the phase's total, step
 the optimizer; freeze D in G's phase; step the schedulers; log.
 
+``optim.simultaneous=true``: both players' gradients at the same parameters (G's against D before
+D's step, on the same batch and z), then both steps: the simultaneous gradient descent of ALI's
+``ali_algorithm``, which PacGAN's experiments use (Mescheder et al. 2017 call it SimGD); the default is
+the alternating updates of Goodfellow et al. 2014, Algorithm 1.
+
 Goodfellow et al. 2014, Algorithm 1: for each training iteration (one batch of real data), D
 takes one step; G takes one step every ``d_steps_per_g_step`` (k) iterations, so D is trained k
 times per G step, each time on a fresh batch. When G steps in an iteration, the fake batch of
@@ -47,13 +52,14 @@ class GAN(L.LightningModule):
                  g_optimizer: OptimizerFactory, d_optimizer: OptimizerFactory, d_steps_per_g_step: int = 1,
                  g_scheduler: Callable | None = None, d_scheduler: Callable | None = None, num_fixed_samples: int = 64,
                  fixed_z_seed: int = 1234, config: dict[str, Any] | None = None, ema: GeneratorEMA | None = None,
-                 compile_nets: bool = False, channels_last: bool = False) -> None:
+                 compile_nets: bool = False, channels_last: bool = False, simultaneous: bool = False) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.generator, self.discriminator, self.objective = generator, discriminator, objective
         self.g_optimizer_factory, self.d_optimizer_factory = g_optimizer, d_optimizer
         self.g_scheduler_factory, self.d_scheduler_factory = g_scheduler, d_scheduler
         self.d_steps_per_g_step = int(d_steps_per_g_step)
+        self.simultaneous = bool(simultaneous)
         self.has_schedulers = d_scheduler is not None or (g_scheduler is not None and objective.trains_generator)
         self.config = config or {}
         self.seed = int(fixed_z_seed)  # the seed of the fixed z, and of a fresh distributed run's ranks
@@ -123,15 +129,13 @@ class GAN(L.LightningModule):
         d_opt.zero_grad(set_to_none=True)
         self.manual_backward(d.total)
         values = {"train/d_loss": d.loss.detach(), "train/d_grad_norm": grad_norm(self.discriminator), **d.values} if it.log else {}
+        g = self._g_gradients(it, nets, g_opt) if g_turn and self.simultaneous else None  # G's against D before its step
         d_opt.step()
         objective.after_step("d", it, nets)
         losses = {"d_loss": d.loss.detach()}
 
         if g_turn:  # Gmain, with D's weights frozen: no weight gradients for D
-            with frozen(self.discriminator):
-                g = objective.phase_loss("g", it, nets)
-                g_opt.zero_grad(set_to_none=True)
-                self.manual_backward(g.total)
+            g = g or self._g_gradients(it, nets, g_opt)
             if it.log:
                 values.update({"train/g_loss": g.loss.detach(), "train/g_grad_norm": grad_norm(self.generator), **g.values})
             self._uncounted_step(g_opt)
@@ -149,6 +153,13 @@ class GAN(L.LightningModule):
         if it.log:
             self.log_dict(values, on_step=True, on_epoch=False, batch_size=real.shape[0])
         return losses  # checked by gan_lab.callbacks.finite_check
+
+    def _g_gradients(self, it, nets: Nets, g_opt):
+        with frozen(self.discriminator):
+            g = self.objective.phase_loss("g", it, nets)
+            g_opt.zero_grad(set_to_none=True)
+            self.manual_backward(g.total)
+        return g
 
     def on_train_epoch_end(self) -> None:
         # the objective's evaluation (the semi-supervised test error); every rank evaluates the
