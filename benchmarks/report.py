@@ -97,6 +97,19 @@ def render_throughput(paths: list[str]) -> str:
     return table(header, rows) + "\n" + "".join(sources)
 
 
+def render_ensemble(paths: list[str]) -> str:
+    rows, sources = [], []
+    for path in paths:
+        data = load(path)
+        f = data["figures"]
+        rows.append([f"{f['model']} {f['data']} batch {f['batch_size']}", str(f["members"]), num(f["separate_runs_img_s_median"], 0),
+                     num(f["ensemble_img_s_median"], 0), num(f["speedup"], 2), f"{len(f['ensemble_img_s'])} x {f['steps']}"])
+        sources.append(source(path, data))
+    header = ["setting", "members", "one seed per run img/s", "ensemble img/s (all members)", "speedup (median of rounds)",
+              "rounds x iterations"]
+    return table(header, rows) + "\n" + "".join(sources)
+
+
 def render_default_run(paths: list[str]) -> str:
     (path,) = paths
     data = load(path)
@@ -197,6 +210,7 @@ def render_semi_supervised(paths: list[str]) -> str:
 
 RENDERERS: dict[str, Callable[[list[str]], str]] = {
     "throughput": render_throughput,
+    "ensemble": render_ensemble,
     "default_run": render_default_run,
     "cli_startup": render_cli_startup,
     "metrics_speed": render_metrics_speed,

@@ -88,6 +88,8 @@ def build_nets(cfg: DictConfig, objective: Objective, tricks: list[Trick]) -> tu
         d_options["norm"] = "none" if spectral else "layer" if objective.loss.per_example_penalty else "batch"
     generator = instantiate(cfg.model.generator)
     discriminator = instantiate(d_spec, **d_options)
+    generator = objective.transform_generator(generator)  # the task's changes (task=conditional), then the tricks'
+    discriminator = objective.transform_discriminator(discriminator)
     for trick in tricks:
         generator = trick.transform_generator(generator)
         discriminator = trick.transform_discriminator(discriminator)

@@ -29,6 +29,8 @@ class Iteration:
     real_features: torch.Tensor | None = None
     fake_logits: torch.Tensor | None = None
     fake_features: torch.Tensor | None = None
+    labels: torch.Tensor | None = None  # the real batch's classes ``[B]`` (task=conditional), else None
+    fake_labels: torch.Tensor | None = None  # the classes G(z, y) was asked for ``[B]`` (task=conditional)
 
 
 @dataclass

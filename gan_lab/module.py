@@ -118,12 +118,13 @@ class GAN(L.LightningModule):
     # ---- one training iteration ------------------------------------------------------------
     def training_step(self, batch: torch.Tensor | tuple[torch.Tensor, ...], batch_idx: int) -> dict[str, torch.Tensor]:
         real = batch[0] if isinstance(batch, (tuple, list)) else batch
+        labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None  # served when objective.needs_labels
         if self.channels_last:  # model.channels_last: NHWC batches for NHWC weights
             real = real.contiguous(memory_format=torch.channels_last)
         number, nets, objective = self.global_step + 1, self.nets, self.objective  # 1-based iteration number
         d_opt, g_opt = self.optimizers()
         g_turn = objective.trains_generator and number % self.d_steps_per_g_step == 0
-        it = objective.start(number, real, nets, g_turn, log=number % self.trainer.log_every_n_steps == 0)
+        it = objective.start(number, real, nets, g_turn, log=number % self.trainer.log_every_n_steps == 0, labels=labels)
 
         d = objective.phase_loss("d", it, nets)  # Dmain
         d_opt.zero_grad(set_to_none=True)

@@ -171,6 +171,7 @@ def build_run(cfg: DictConfig) -> Run:
     seeds = ensemble_seeds(cfg)
 
     datamodule: GANDataModule = instantiate(cfg.data)
+    datamodule.serve_labels = players.objective.needs_labels  # (images, labels) batches for task=conditional
     data = datamodule.prepare(world_size=expected_world_size(cfg))
     if len(seeds) > 1:  # an ensemble of seeds: every member built as its single run would be, then stacked
         players.objective.check_ensemble()

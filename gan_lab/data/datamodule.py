@@ -42,6 +42,7 @@ class GANDataModule(L.LightningDataModule):
         self.image_size, self.channels, self.num_classes = image_size, channels, num_classes
         self.data: Prepared | None = None
         self.member_seeds: list[int] | None = None  # an ensemble of seeds (set by the run builder)
+        self.serve_labels = False  # batches of (images, labels): the objective needs_labels (set by the run builder)
 
     def load(self) -> Prepared:
         """Read the dataset (called once)."""
@@ -72,6 +73,9 @@ class GANDataModule(L.LightningDataModule):
         if data.stream is not None and self.member_seeds:
             raise DataError(f"ensemble.seeds with data={self.name}: an ensemble reads in-memory datasets only "
                             "(mnist5k, digits, ring8, grid25, mnist, ...); run one seed per run for streamed data")
+        if self.serve_labels and (data.stream is not None or data.train_y is None):
+            raise DataError(f"data={self.name} serves no class labels in memory and the task needs them: "
+                            "use data=mnist5k, mnist, digits, fashion_mnist, svhn or cifar10")
         if data.stream is not None:  # read from disk by worker processes, resumable mid-epoch too
             return StreamLoader(
                 data.stream, self.batch_size, seed=self.seed, rank=rank, world_size=world,
@@ -79,7 +83,8 @@ class GANDataModule(L.LightningDataModule):
                 persistent_workers=self.num_workers > 0,
                 pin_memory=torch.cuda.is_available(),
             )
-        return InMemoryLoader((data.train_x,), self.batch_size, seed=self.seed, rank=rank, world_size=world,
+        tensors = (data.train_x, data.train_y) if self.serve_labels else (data.train_x,)
+        return InMemoryLoader(tensors, self.batch_size, seed=self.seed, rank=rank, world_size=world,
                               member_seeds=self.member_seeds)
 
     def real_examples(self, split: str = "train") -> torch.Tensor:

@@ -34,6 +34,8 @@ class Objective(nn.Module):
     trains_generator = True
     #: the task's name in messages (``task=NAME``)
     task = "unconditional"
+    #: the datamodule serves (images, labels) batches and ``start`` gets the labels (task=conditional)
+    needs_labels = False
 
     def __init__(self, loss: GANLoss) -> None:
         super().__init__()
@@ -94,12 +96,22 @@ class Objective(nn.Module):
         per = n // len(self._latents)
         return torch.cat([generator.sample_z(per, device=device, generator=g) for g in self._latents])
 
+    def transform_generator(self, generator: nn.Module) -> nn.Module:
+        """The task's change of the built G (the net builder's hook; class-conditional BatchNorm)."""
+        return generator
+
+    def transform_discriminator(self, discriminator: nn.Module) -> nn.Module:
+        """The task's change of the built D (the net builder's hook; the projection head)."""
+        return discriminator
+
     def attach(self, discriminator: nn.Module) -> None:
         """Called once D is built and initialised (the semi-supervised EMA copies it)."""
 
     # ---- one iteration: its phases ------------------------------------------------------------
-    def start(self, number: int, real: torch.Tensor, nets: Nets, train_generator: bool, log: bool = False) -> Iteration:
-        """The iteration's tensors: the real batch and G(z), with gradients to G when G steps in it."""
+    def start(self, number: int, real: torch.Tensor, nets: Nets, train_generator: bool, log: bool = False,
+              labels: torch.Tensor | None = None) -> Iteration:
+        """The iteration's tensors: the real batch and G(z), with gradients to G when G steps in it (``labels``:
+        the real batch's classes, served only to an objective that ``needs_labels``)."""
         fake = None
         if self.trains_generator:
             z = self.latent_codes(nets.generator, real.shape[0], real.device)

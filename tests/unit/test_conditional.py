@@ -1,0 +1,51 @@
+"""task=conditional: class-conditional BatchNorm, the projection logit and AC-GAN's class terms, by hand."""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_lab.nets.base import Discriminator
+from gan_lab.nets.layers.conditional_batchnorm import ConditionalBatchNorm2d
+from gan_lab.nets.layers.projection import ProjectionDiscriminator
+from gan_lab.objectives.conditional import acgan_class_loss
+
+
+def test_conditional_batchnorm_is_batchnorm_then_the_class_affine():
+    torch.manual_seed(0)
+    cbn = ConditionalBatchNorm2d(3, num_classes=4)
+    with torch.no_grad():
+        cbn.gain.weight.normal_()
+        cbn.bias.weight.normal_()
+    h, y = torch.randn(6, 3, 2, 2), torch.tensor([0, 1, 2, 3, 1, 0])
+    mean, var = h.mean(dim=(0, 2, 3), keepdim=True), h.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+    expected = cbn.gain.weight[y][:, :, None, None] * (h - mean) / torch.sqrt(var + 1e-5) + cbn.bias.weight[y][:, :, None, None]
+    torch.testing.assert_close(cbn(h, y), expected)
+
+
+class _TinyD(Discriminator):
+    def __init__(self):
+        super().__init__()
+        self.feature_dim, self.out_dim = 2, 1
+        self.head = nn.Linear(2, 1)
+
+    def features(self, x):
+        return x
+
+
+def test_projection_logit_is_psi_plus_the_class_embedding_dot_phi():
+    d = ProjectionDiscriminator(_TinyD(), num_classes=3)
+    with torch.no_grad():
+        d.head.weight.copy_(torch.tensor([[1.0, -2.0]]))
+        d.head.bias.fill_(0.5)
+        d.embed.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 3.0]]))
+    x, y = torch.tensor([[1.0, 1.0], [2.0, -1.0]]), torch.tensor([2, 1])
+    logits, features = d(x, y)
+    # psi = [1 - 2 + 0.5, 2 + 2 + 0.5] = [-0.5, 4.5]; <V_y, phi> = [2 + 3, -1]
+    torch.testing.assert_close(logits, torch.tensor([4.5, 3.5]))
+    torch.testing.assert_close(d(x)[0], torch.tensor([-0.5, 4.5]))
+
+
+def test_acgan_class_loss_is_the_hand_computed_cross_entropy():
+    logits, y = torch.tensor([[2.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0])
+    expected = (-(2 - torch.log(torch.exp(torch.tensor(2.0)) + 1)) - (0 - torch.log(1 + torch.exp(torch.tensor(1.0))))) / 2
+    torch.testing.assert_close(acgan_class_loss(logits, y), expected)
+    torch.testing.assert_close(acgan_class_loss(logits, y), F.cross_entropy(logits, y))
