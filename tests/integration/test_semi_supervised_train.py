@@ -101,8 +101,8 @@ def test_bad_semi_supervised_options_say_what_to_type(cfg_factory, overrides, me
 
 
 def test_an_unknown_task_lists_the_tasks(cfg_factory):
-    with pytest.raises(Exception, match=r"(?s)Could not find 'task/conditional'.*semi_supervised.*supervised.*unconditional"):
-        cfg_factory("task=conditional")
+    with pytest.raises(Exception, match=r"(?s)Could not find 'task/contrastive'.*conditional.*semi_supervised.*supervised.*unconditional"):
+        cfg_factory("task=contrastive")
 
 
 def test_label_smoothing_and_minibatch_discrimination_compose_with_the_semi_supervised_objective(cfg_factory):
