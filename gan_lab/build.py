@@ -158,8 +158,7 @@ def build_ensemble(cfg: DictConfig, seeds: list[int], data: Prepared, run_dir: P
         member_cfg.seed = seed  # ${seed} in the groups (the VBN reference batch's seed) follows
         L.seed_everything(seed, workers=True, verbose=False)
         members.append(initialise(build_players(member_cfg), data, seed, run_dir))
-    objective = members[0].objective
-    objective.check_ensemble()
+    objective = members[0].objective  # its check_ensemble() ran in the run builder, before any data was read
     objective.latent_seeds = list(seeds)
     generator = Ensemble([p.generator for p in members])
     discriminator = Ensemble([p.discriminator for p in members])

@@ -131,13 +131,14 @@ class GeneratorEMA:
         if not self.stale or not norms or self.stat_batches == 0:
             self.stale = False
             return False
-        members = getattr(generator_ema, "members", 1)  # an ensemble of seeds: each member's own statistics
-        for i in range(members if members > 1 else 0):
-            member = generator_ema.member(i)
-            self._recompute(member, _batch_norms(member), self.member_seeds[i] if self.member_seeds else None)
-            generator_ema.load_member(i, member)
+        members = getattr(generator_ema, "members", 1)
         if members == 1:
             self._recompute(generator_ema, norms)
+        else:  # an ensemble of seeds: each member's own statistics, from its own z
+            for i in range(members):
+                member = generator_ema.member(i)
+                self._recompute(member, _batch_norms(member), self.member_seeds[i] if self.member_seeds else None)
+                generator_ema.load_member(i, member)
         self.stale = False
         return True
 

@@ -169,12 +169,13 @@ def build_run(cfg: DictConfig) -> Run:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     players = build_players(cfg)  # config errors before any data is read (an ensemble's member 0 too)
     seeds = ensemble_seeds(cfg)
+    if len(seeds) > 1:  # what an ensemble cannot batch, refused before any data is read
+        players.objective.check_ensemble()
 
     datamodule: GANDataModule = instantiate(cfg.data)
     datamodule.serve_labels = players.objective.needs_labels  # (images, labels) batches for task=conditional
     data = datamodule.prepare(world_size=expected_world_size(cfg))
     if len(seeds) > 1:  # an ensemble of seeds: every member built as its single run would be, then stacked
-        players.objective.check_ensemble()
         datamodule.member_seeds = seeds
         module = build_module(cfg, build_ensemble(cfg, seeds, data, run_dir), data, run_dir, initialised=True)
     else:

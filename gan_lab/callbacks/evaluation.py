@@ -26,6 +26,8 @@ protocol (extractor, counts).
 from __future__ import annotations
 
 import logging
+import math
+import statistics
 import time
 from pathlib import Path
 
@@ -43,12 +45,9 @@ def members_summary(per_member: list[dict[str, float]]) -> dict[str, float]:
     """Each member's values (``metrics/member_I/NAME``), their mean (``metrics/NAME``) and its standard error
     (``metrics/NAME_se``: the sample standard deviation over the M members / sqrt(M))."""
     values: dict[str, float] = {}
-    m = len(per_member)
     for key in per_member[0]:
         column = [float(v[key]) for v in per_member]
-        mean = sum(column) / m
-        se = (sum((x - mean) ** 2 for x in column) / (m - 1)) ** 0.5 / m ** 0.5
-        values[key], values[f"{key}_se"] = mean, se
+        values[key], values[f"{key}_se"] = statistics.mean(column), statistics.stdev(column) / math.sqrt(len(column))
     for i, member in enumerate(per_member):
         values.update({f"metrics/member_{i}/{k.removeprefix('metrics/')}": float(v) for k, v in member.items()})
     return values

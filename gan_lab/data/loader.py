@@ -48,10 +48,10 @@ class _EpochOrder:
     def __len__(self) -> int:
         return self.num_batches
 
-    def _order(self, epoch: int) -> torch.Tensor:
-        """This rank's indices for ``epoch`` (``[n // w]`` or one more)."""
+    def _order(self, epoch: int, seed: int | None = None) -> torch.Tensor:
+        """This rank's indices for ``epoch`` (``[n // w]`` or one more), shuffled by ``seed`` (default: the loader's)."""
         if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + epoch)
+            generator = torch.Generator().manual_seed((self.seed if seed is None else seed) + epoch)
             order = torch.randperm(self.num_examples, generator=generator)
         else:
             order = torch.arange(self.num_examples)
@@ -102,21 +102,11 @@ class InMemoryLoader(_EpochOrder):
         self.tensors = tuple(tensors)
         super().__init__(self.tensors[0].shape[0], batch_size, seed, shuffle, rank, world_size)
         # an ensemble of seeds: each member's batch in the order of its own seed, member-major [M * B]
-        self.member_seeds = [int(s) for s in member_seeds] if member_seeds and len(member_seeds) > 1 else None
-
-    def _member_orders(self, epoch: int) -> list[torch.Tensor]:
-        if self.member_seeds is None:
-            return [self._order(epoch)]
-        orders = []
-        for seed in self.member_seeds:
-            self.seed = seed
-            orders.append(self._order(epoch))
-        self.seed = self.member_seeds[0]
-        return orders
+        self.member_seeds = [int(s) for s in member_seeds] if member_seeds and len(member_seeds) > 1 else [None]
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...] | torch.Tensor]:
         start = self._begin()
-        orders = self._member_orders(self.epoch)
+        orders = [self._order(self.epoch, seed) for seed in self.member_seeds]
         for i in range(start, self.num_batches):
             index = torch.cat([self._batch_indices(order, i) for order in orders]) if len(orders) > 1 else self._batch_indices(orders[0], i)
             self._yielded = i + 1

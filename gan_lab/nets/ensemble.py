@@ -75,7 +75,6 @@ class Ensemble(nn.Module):
             _set(net, name, value[i].clone())
         return net
 
-
     @torch.no_grad()
     def load_member(self, i: int, net: nn.Module) -> None:
         """Write a plain net's parameters and buffers into member ``i`` (the inverse of :meth:`member`)."""
