@@ -146,11 +146,13 @@ def render_metrics_speed(paths: list[str]) -> str:
 
 
 def render_mode_collapse(paths: list[str]) -> str:
-    """Measured rows of benchmarks/mode_collapse.py files: modes covered and % high quality, mean ± s.e. over seeds."""
+    """Measured rows of benchmarks/mode_collapse.py files: modes covered and % high quality, mean ± s.e. over seeds.
+    (Files of 2026-11-27 hold the figures at the top level; later ones under ``figures``.)"""
     rows, sources = [], []
     for path in paths:
         data = load(path)
-        for name, run in data["runs"].items():
+        f = data.get("figures", data)
+        for name, run in f["runs"].items():
             cells = []
             for dataset in ("ring8", "grid25"):
                 results = [r for r in run["results"] if r["data"] == dataset]
@@ -160,8 +162,9 @@ def render_mode_collapse(paths: list[str]) -> str:
                 cells += [mean_se([r["modes_covered"] for r in results]),
                           mean_se([100 * r["high_quality_fraction"] for r in results])]
             minutes = " / ".join(num(run["seconds"][d] / 60) for d in ("ring8", "grid25") if d in run["seconds"])
-            rows.append([name, *cells, str(len(data["seeds"])), minutes])
-        sources.append(source(path, data).rstrip("\n") + f"; {num(data['wall_seconds'] / 60)} min of wall time\n")
+            rows.append([name, *cells, str(len(f["seeds"])), minutes])
+        cells_at_once = f"; {f['jobs']} cell(s) at a time x {f['threads']} thread(s)" if "jobs" in f else ""
+        sources.append(source(path, data).rstrip("\n") + f"{cells_at_once}; {num(f['wall_seconds'] / 60)} min of wall time\n")
     header = ["row", "ring8 modes (of 8)", "ring8 % high quality", "grid25 modes (of 25)", "grid25 % high quality", "seeds",
               "minutes ring8 / grid25"]
     return table(header, rows) + "\n" + "".join(sources)
@@ -171,7 +174,8 @@ def render_mode_collapse_published(paths: list[str]) -> str:
     """The published rows a mode_collapse.py file carries (PacGAN Table 1, VEEGAN Table 1)."""
     (path,) = paths
     rows = []
-    for paper, table_rows in load(path)["published"].items():
+    data = load(path)
+    for paper, table_rows in data.get("figures", data)["published"].items():
         for name, cells in table_rows.items():
             row = [f"{name} ({paper})"]
             for dataset in ("ring8", "grid25"):

@@ -139,14 +139,3 @@ def test_the_packed_d_rebuilds_from_its_config_with_the_same_state_dict_keys(cfg
     first.eval(), second.eval()
     with torch.no_grad():
         assert torch.equal(first(x)[0], second(x)[0])
-
-
-def test_the_mode_collapse_benchmark_packs_as_the_trick_does():
-    """benchmarks/mode_collapse_nets.py packs PacGAN's way (m slots of B samples -> B packs, slot j at
-    features 2j..2j+1); laid out as one batch (sample b of slot j at index m*b + j), the trick's packs are the same."""
-    from benchmarks.mode_collapse_nets import pack_fake
-
-    slots = torch.arange(3 * 4 * 2, dtype=torch.float32).view(1, 3, 4, 2)  # [K=1, m=3, B=4, 2]
-    batch = slots[0].permute(1, 0, 2).reshape(12, 2)
-    assert torch.equal(pack_fake(slots)[0], pack(batch, 3))
-    assert pack(batch, 3)[0].tolist() == [0.0, 1.0, 8.0, 9.0, 16.0, 17.0]  # sample 0 of slots 0, 1, 2
