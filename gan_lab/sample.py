@@ -14,6 +14,10 @@ as a scatter plot. The latent tools (the maths in :mod:`gan_lab.nets.latent`):
   seeds and back to the first, looping forever; for 2-D data, ``interpolation.png`` is a scatter plot of
   the paths (no GIF).
 
+A class-conditional checkpoint (``task=conditional``): ``class=3`` asks G for class 3 only (with any of the
+above); ``class=all`` writes a class-by-row grid, row r = class r, every row the same codes (``n // K``
+columns, or one per seed of ``seeds=``). Without ``class=`` sample i is of class i mod K.
+
 The options are checked before torch is imported, so a usage error is fast.
 """
 from __future__ import annotations
@@ -26,7 +30,8 @@ from omegaconf import DictConfig, ListConfig
 
 from gan_lab.cli import CONFIG_DIR, report_errors
 
-USAGE = "python -m gan_lab.sample ckpt_path=outputs/<date>/<time>/checkpoints/last.ckpt [n=64] [out=DIR] [seed=0] [individual=true] [use_ema=false] [member=I]"
+USAGE = ("python -m gan_lab.sample ckpt_path=outputs/<date>/<time>/checkpoints/last.ckpt [n=64] [out=DIR] [seed=0] "
+         "[individual=true] [use_ema=false] [member=I] [class=3|all]")
 SEEDS_EXAMPLE = "'seeds=[1,2,3]'"
 INTERPOLATIONS = ("lerp", "slerp")
 FRAME_MS = 100  # the GIF's time per frame
@@ -49,6 +54,37 @@ def check_options(cfg: DictConfig) -> None:
         raise ConfigError(f"use_ema={cfg.use_ema}: use use_ema=true (the averaged G), use_ema=false (G itself), "
                           "or leave it unset (the average when there is one)")
     check_latent_options(cfg, _given_on_command_line())
+    check_class_option(cfg)
+
+
+def check_class_option(cfg: DictConfig) -> None:
+    """``class``: null, a class number or ``all`` (its range is checked against the checkpoint, :func:`classes_of`)."""
+    from gan_lab.errors import ConfigError
+
+    label = cfg.get("class")
+    if label is None:
+        return
+    if label != "all" and not (isinstance(label, int) and not isinstance(label, bool) and label >= 0):
+        raise ConfigError(f"class={_show(label)}: give a class number of a task=conditional checkpoint (e.g. class=3), "
+                          "class=all for a grid with a row per class, or leave it unset")
+    if label == "all" and cfg.get("interpolate") is not None:
+        raise ConfigError(f"class=all with interpolate={cfg.interpolate}: an interpolation is of one class; "
+                          "give one, e.g. class=3, or drop class=")
+
+
+def classes_of(generator, ckpt_path: str, label: int | str) -> int:
+    """The number of classes K of a conditional G, after checking that ``class=label`` applies to it."""
+    from gan_lab.errors import ConfigError
+    from gan_lab.nets.layers.conditional_batchnorm import ConditionalGenerator
+
+    if not isinstance(generator, ConditionalGenerator):
+        raise ConfigError(f"class={label}: ckpt_path={ckpt_path} is not class-conditional (not trained with task=conditional); "
+                          "drop class=, or pass a checkpoint of a task=conditional run")
+    k = generator.num_classes
+    if label != "all" and not 0 <= label < k:
+        raise ConfigError(f"class={label}: ckpt_path={ckpt_path} has {k} classes; use class=0 .. class={k - 1}, "
+                          "or class=all for a row per class")
+    return k
 
 
 def check_latent_options(cfg: DictConfig, given: Collection[str] = ()) -> None:
@@ -112,46 +148,60 @@ def _given_on_command_line() -> set[str]:
 
 def sample(ckpt_path: str, n: int = 64, out: str | None = None, seed: int = 0, individual: bool = False, batch_size: int = 256,
            ema: bool | None = None, seeds: Sequence[int] | None = None, truncation: float | None = None,
-           member: int | None = None) -> Path:
+           member: int | None = None, label: int | str | None = None) -> Path:
     """Write ``n`` samples of the checkpoint's G (its averaged G when it has one, unless ``ema=False``), or
-    one per seed of ``seeds``; returns the grid's (or scatter plot's) path."""
+    one per seed of ``seeds``; returns the grid's (or scatter plot's) path. ``label``: a conditional G's
+    class for every sample, or ``"all"``: a class-by-row grid, row r = class r, every row the same codes
+    (``max(1, n // K)`` of them, or one per seed)."""
     import torch
 
     from gan_lab.callbacks.images import save_grid, save_scatter
     from gan_lab.nets.latent import resample_outside, z_for_seeds
 
     generator, out_dir = _generator_and_folder(ckpt_path, out, ema, member)
+    k = classes_of(generator, ckpt_path, label) if label is not None else None
     if seeds is not None:
         z = z_for_seeds(generator, seeds, truncation)
     else:
         rng = torch.Generator().manual_seed(seed)
-        z = generator.sample_z(n, generator=rng)
+        z = generator.sample_z(max(1, n // k) if label == "all" else n, generator=rng)
         if truncation is not None:
             z = resample_outside(z, truncation, rng)
-    samples = _generate(generator, z, batch_size)
+    names = [f"seed_{s}" for s in seeds] if seeds is not None else [f"sample_{i:05d}" for i in range(len(z))]
+    labels, nrow = None, None
+    if label == "all":  # row-major: row r = class r, column c = code c
+        names = [f"class_{r}_{name}" for r in range(k) for name in names]
+        z, labels, nrow = z.repeat(k, 1), torch.arange(k).repeat_interleave(len(z)), len(z)
+    elif label is not None:
+        labels = torch.full((len(z),), label, dtype=torch.long)
+    samples = _generate(generator, z, batch_size, labels)
     if len(generator.example_shape) == 1:
         return save_scatter(samples, out_dir / "scatter.png", title=f"{len(samples)} samples")
     if individual:
-        names = [f"seed_{s}" for s in seeds] if seeds is not None else [f"sample_{i:05d}" for i in range(len(samples))]
         for name, image in zip(names, samples):
             save_grid(image[None], out_dir / f"{name}.png", nrow=1)
-    return save_grid(samples, out_dir / "grid.png")
+    return save_grid(samples, out_dir / "grid.png", nrow=nrow)
 
 
 def interpolation(ckpt_path: str, seeds: Sequence[int], steps: int = 8, mode: str = "slerp", out: str | None = None,
-                  truncation: float | None = None, batch_size: int = 256, ema: bool | None = None, member: int | None = None) -> list[Path]:
-    """Interpolate the checkpoint's G between the codes of ``seeds`` (:func:`write_interpolation`)."""
+                  truncation: float | None = None, batch_size: int = 256, ema: bool | None = None, member: int | None = None,
+                  label: int | None = None) -> list[Path]:
+    """Interpolate the checkpoint's G between the codes of ``seeds`` (:func:`write_interpolation`); ``label``:
+    a conditional G's class for every frame."""
     generator, out_dir = _generator_and_folder(ckpt_path, out, ema, member)
-    return write_interpolation(generator, seeds, steps, mode, out_dir, truncation, batch_size)
+    if label is not None:
+        classes_of(generator, ckpt_path, label)
+    return write_interpolation(generator, seeds, steps, mode, out_dir, truncation, batch_size, label)
 
 
 def write_interpolation(generator, seeds: Sequence[int], steps: int, mode: str, out_dir: Path,
-                        truncation: float | None = None, batch_size: int = 256) -> list[Path]:
+                        truncation: float | None = None, batch_size: int = 256, label: int | None = None) -> list[Path]:
     """``interpolation.png``: row i goes from the code of ``seeds[i]`` to that of ``seeds[i + 1]`` in ``steps``
     columns (both ends included); ``interpolation.gif``: frames from seed to seed through all of them and
     back to the first, ``len(seeds) * (steps - 1)`` frames (each code once: the loop closes on frame 0),
     looping forever. For 2-D data, ``interpolation.png`` plots the rows' paths instead and there is no GIF.
-    ``mode``: ``slerp`` or ``lerp`` (:mod:`gan_lab.nets.latent`); codes from :func:`z_for_seeds`."""
+    ``mode``: ``slerp`` or ``lerp`` (:mod:`gan_lab.nets.latent`); codes from :func:`z_for_seeds`; ``label``: a
+    conditional G's class for every frame."""
     import torch
 
     from gan_lab.callbacks.images import save_grid
@@ -164,10 +214,10 @@ def write_interpolation(generator, seeds: Sequence[int], steps: int, mode: str, 
     rows = torch.cat([interpolate(z[i], z[i + 1], t) for i in range(k - 1)])  # [(K - 1) * steps, z_dim]
     out_dir.mkdir(parents=True, exist_ok=True)
     if len(generator.example_shape) == 1:
-        points = _generate(generator, rows, batch_size).view(k - 1, steps, -1)
+        points = _generate(generator, rows, batch_size, _same(label, len(rows))).view(k - 1, steps, -1)
         return [_save_paths(points, seeds, out_dir / "interpolation.png", f"{mode}, {steps} steps")]
     loop = torch.cat([interpolate(z[i], z[(i + 1) % k], t[:-1]) for i in range(k)])  # [K * (steps - 1), z_dim]
-    images = _generate(generator, torch.cat([rows, loop]), batch_size)
+    images = _generate(generator, torch.cat([rows, loop]), batch_size, _same(label, len(rows) + len(loop)))
     grid = save_grid(images[:len(rows)], out_dir / "interpolation.png", nrow=steps)
     return [grid, _save_gif(images[len(rows):], out_dir / "interpolation.gif")]
 
@@ -181,11 +231,21 @@ def _generator_and_folder(ckpt_path: str, out: str | None, ema: bool | None, mem
     return generator, out_dir
 
 
-def _generate(generator, z, batch_size: int):
+def _generate(generator, z, batch_size: int, labels=None):
+    """G(z) in chunks; a conditional G's G(z, labels) when ``labels`` (``[N]`` classes) are given."""
     import torch
 
     with torch.no_grad():
-        return torch.cat([generator(chunk) for chunk in z.split(batch_size)])
+        if labels is None:
+            return torch.cat([generator(chunk) for chunk in z.split(batch_size)])
+        return torch.cat([generator(chunk, y) for chunk, y in zip(z.split(batch_size), labels.split(batch_size))])
+
+
+def _same(label: int | None, n: int):
+    """``n`` copies of one class (None: no labels)."""
+    import torch
+
+    return None if label is None else torch.full((n,), label, dtype=torch.long)
 
 
 def _save_gif(images, path: Path) -> Path:
@@ -230,12 +290,13 @@ def main(cfg: DictConfig) -> None:
         check_options(cfg)
         seeds = None if cfg.get("seeds") is None else [int(s) for s in cfg.seeds]
         truncation = None if cfg.get("truncation") is None else float(cfg.truncation)
+        label = cfg.get("class")
         if cfg.get("interpolate") is not None:
             paths = interpolation(str(cfg.ckpt_path), seeds, cfg.steps, cfg.interpolate, cfg.out, truncation, cfg.batch_size,
-                                  cfg.get("use_ema"), cfg.get("member"))
+                                  cfg.get("use_ema"), cfg.get("member"), label)
         else:
             paths = [sample(str(cfg.ckpt_path), cfg.n, cfg.out, cfg.seed, cfg.individual, cfg.batch_size, cfg.get("use_ema"),
-                            seeds, truncation, cfg.get("member"))]
+                            seeds, truncation, cfg.get("member"), label)]
         for path in paths:
             print(f"wrote {path}")
 

@@ -20,7 +20,8 @@ An ensemble of seeds (``ensemble.seeds``) is scored member by member (each on th
 error (the standard deviation over members / sqrt(M)); summary.json lists the members.
 
 At the end, ``memorization_samples`` samples are checked against the training set
-(``gan_lab.metrics.memorization``). ``summary()`` gives summary.json the last values plus the
+(``gan_lab.metrics.memorization``). A class-conditional G (``task=conditional``) is scored on balanced classes
+(sample i of class i mod K) and the classifier metrics add ``metrics/clf_class_match5k``. ``summary()`` gives summary.json the last values plus the
 protocol (extractor, counts).
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ import torch
 
 from gan_lab.callbacks.images import log_image, save_grid
 from gan_lab.metrics.memorization import memorization_report
+from gan_lab.nets.layers.conditional_batchnorm import ConditionalGenerator
 from gan_lab.metrics.goals import goal
 
 log = logging.getLogger("gan_lab")
@@ -86,11 +88,16 @@ class EvaluateDuringTraining(L.Callback):
         self._last_step = step
         started = time.perf_counter()
         per_member = []
+        classes = self._conditional_classes(module)
         for member in range(module.members) if module.members > 1 else [None]:
             gen = torch.Generator(device=module.device).manual_seed(self.seed + 1_000_003 * trainer.global_rank)
 
-            def generate(n: int, member=member) -> torch.Tensor:
-                return module.generate(module.generator.sample_z(n, device=module.device, generator=gen), member=member)
+            def generate(n: int, member=member):
+                z = module.generator.sample_z(n, device=module.device, generator=gen)
+                if classes is None:
+                    return module.generate(z, member=member)
+                # one chunk, so sample i is of class i mod K (ConditionalGenerator.default_labels): balanced classes
+                return module.generate(z, member=member, batch_size=n), classes(n, module.device)
 
             per_member.append(self.evaluator.evaluate(generate, trainer.global_rank, trainer.world_size, gather=module.all_gather))
         values = per_member[0] if len(per_member) == 1 else members_summary(per_member)
@@ -103,6 +110,13 @@ class EvaluateDuringTraining(L.Callback):
             if floor:  # what real held-out data scores: no G can be expected below it
                 text += f"  (real-data floor: clf_fid {floor['clf_fid']:.4g} for the {floor['images']} held-out images)"
             log.info("step %d metrics (%.1f s): %s", step, time.perf_counter() - started, text)
+
+    def _conditional_classes(self, module):
+        """For a class-conditional G (``task=conditional``) and an evaluator that scores classes
+        (``metrics/clf_class_match``): ``classes(n, device)``, the classes of ``n`` samples drawn without
+        labels; else None."""
+        conditional = isinstance(module.generator, ConditionalGenerator)
+        return module.generator.default_labels if conditional and getattr(self.evaluator, "scores_classes", False) else None
 
     def _publish(self, trainer: L.Trainer, module, values: dict[str, float], step: int, in_loop: bool) -> None:
         if in_loop:  # same values on every rank (all-reduced by the evaluator): logged on all, no sync

@@ -15,6 +15,12 @@ penultimate features: ``metrics/clf_precision5k``, ``clf_recall5k`` (Kynkäänni
 real features (a fixed subset of a larger train split). Under DDP the generated features are
 all-gathered (``torch.distributed.all_gather``, uneven shards padded) and every rank computes them.
 2-D points keep their mode metrics only.
+
+A class-conditional G (``task=conditional``) is asked for known classes: ``generate(n)`` then returns
+``(images, classes)`` and ``metrics/clf_class_match5k`` is the share of samples the classifier assigns to
+the class they were generated for (argmax of its logits; the accuracy of generated samples that Odena et al.
+2017 §4.1 measure with a pre-trained Inception net). Higher is better, chance is 1/K; real held-out digits
+score about the classifier's held-out accuracy.
 """
 from __future__ import annotations
 
@@ -31,6 +37,25 @@ from gan_lab.metrics.modes import mode_metrics
 from gan_lab.metrics.scorer import Scorer, count_tag, shard
 from gan_lab.metrics.statistics import SampleStatistics, frechet_distance, mean_cov
 
+
+class ClassMatch:
+    """Running count of generated samples whose classifier class (argmax of the logits) is the class they
+    were generated for; ``share`` sums the counts over DDP ranks (every rank must call it)."""
+
+    def __init__(self) -> None:
+        self.matches, self.count = 0, 0
+
+    def update(self, logits: torch.Tensor, classes: torch.Tensor) -> None:
+        self.matches += int((logits.argmax(1) == classes.to(logits.device)).sum())
+        self.count += int(classes.numel())
+
+    def share(self, world_size: int = 1, device: torch.device | str = "cpu") -> float:
+        counts = torch.tensor([self.matches, self.count], dtype=torch.float64, device=device)
+        if world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(counts)
+        return float(counts[0] / counts[1]) if counts[1] > 0 else float("nan")
+
+
 def check_labels(dataset: str, num_classes: int | None) -> None:
     """The classifier metrics need class labels to train their classifier (``data.num_classes``)."""
     if not num_classes:
@@ -44,6 +69,8 @@ class ClassifierEvaluator:
     """The project's CPU metrics of one dataset (``metrics=classifier``): classifier FID / IS / class
     coverage / precision-recall for images, PacGAN's mode coverage for 2-D points. Build once, call
     ``evaluate`` many times."""
+
+    scores_classes = True  # ``generate(n)`` may return (images, classes): metrics/clf_class_match
 
     def __init__(self, dataset: str, data, num_samples: int, batch_size: int = 500, classifier_seed: int = 0,
                  std: float | None = None, real_split: str = "train", cache_dir: str | Path | None = None) -> None:
@@ -134,6 +161,8 @@ class ClassifierEvaluator:
         Under DDP every rank calls this; image statistics are summed across ranks by torchmetrics,
         image features are all-gathered for the k-NN metrics (``precision_recall.gather_features``,
         any shard sizes), 2-D samples are concatenated with ``gather`` (e.g. ``LightningModule.all_gather``).
+        A conditional G's ``generate(n)`` returns ``(images, classes)``: ``metrics/clf_class_match`` is added
+        (:class:`ClassMatch`); it must do so on every call.
         """
         n_local = shard(self.num_samples, rank, world_size)
         if self.data.kind == "points":
@@ -145,10 +174,14 @@ class ClassifierEvaluator:
                     f"metrics/high_quality_fraction{self.tag}": modes["high_quality_fraction"]}
         device = next(self.classifier.parameters()).device
         stats = SampleStatistics(self.classifier.feature_dim, self.classifier.num_classes).to(device)
-        done, fake = 0, []
+        done, fake, match = 0, [], None
         while done < n_local:
             n = min(self.batch_size, n_local - done)
-            logits, feats = self.classifier(generate(n).to(device))
+            images, classes = _images_and_classes(generate(n))
+            logits, feats = self.classifier(images.to(device))
+            if classes is not None:
+                match = match or ClassMatch()
+                match.update(logits, classes)
             stats.update(feats, logits.softmax(1))
             fake.append(feats)
             done += n
@@ -166,7 +199,16 @@ class ClassifierEvaluator:
         if prc.enough(self.real_features.shape[0], fake.shape[0]):
             scores = prc.prdc(self.real_features.to(fake.device), fake)
             values.update({f"metrics/clf_{name}{t}": value for name, value in scores.items()})
+        if match is not None:
+            values[f"metrics/clf_class_match{t}"] = match.share(world_size, device)
         return values
+
+
+def _images_and_classes(generated) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``generate(n)``'s images, and the classes a conditional G was asked for (None: unconditional)."""
+    if isinstance(generated, (tuple, list)):
+        return generated[0], generated[1]
+    return generated, None
 
 
 class ClassifierMetrics(Scorer):

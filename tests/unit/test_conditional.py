@@ -49,3 +49,36 @@ def test_acgan_class_loss_is_the_hand_computed_cross_entropy():
     expected = (-(2 - torch.log(torch.exp(torch.tensor(2.0)) + 1)) - (0 - torch.log(1 + torch.exp(torch.tensor(1.0))))) / 2
     torch.testing.assert_close(acgan_class_loss(logits, y), expected)
     torch.testing.assert_close(acgan_class_loss(logits, y), F.cross_entropy(logits, y))
+
+
+def test_class_match_is_the_share_of_samples_classified_as_their_class():
+    from gan_lab.metrics.classifier_metrics import ClassMatch, _images_and_classes
+
+    match = ClassMatch()
+    # argmax per row: 0, 2, 1 | asked for 0, 2, 0 -> 2 of 3
+    match.update(torch.tensor([[3.0, 1.0, 0.0], [0.0, 1.0, 5.0], [0.0, 2.0, 1.0]]), torch.tensor([0, 2, 0]))
+    match.update(torch.tensor([[0.0, 0.0, 9.0]]), torch.tensor([2]))  # one more match: 3 of 4
+    assert match.share() == 0.75
+    images = torch.zeros(2, 1, 4, 4)
+    assert _images_and_classes(images)[1] is None
+    assert _images_and_classes((images, torch.tensor([1, 0])))[1].tolist() == [1, 0]
+
+
+def test_training_grid_of_a_conditional_g_has_class_r_in_row_r_and_the_same_codes_in_every_row():
+    from types import SimpleNamespace
+
+    from gan_lab.callbacks.samples import class_rows
+
+    k = 3
+
+    def generate(z, batch_size):  # one "image" per sample: (code id, class), class i mod K as G(z) draws it
+        assert batch_size >= len(z)
+        return torch.stack([z[:, 0], torch.arange(len(z)).float() % k], dim=1)[:, :, None, None]
+
+    module = SimpleNamespace(generator=SimpleNamespace(num_classes=k), generate=generate)
+    fixed_z = torch.arange(10.0)[:, None].repeat(1, 4)  # code c = [c, c, c, c]
+    images, nrow = class_rows(module, fixed_z)
+    assert nrow == 4  # ceil(sqrt(10)) codes per row
+    grid = images[:, :, 0, 0].view(k, nrow, 2)
+    assert grid[..., 1].tolist() == [[r] * nrow for r in range(k)]  # row r: class r
+    assert grid[..., 0].tolist() == [[0, 1, 2, 3]] * k  # every row the same codes
