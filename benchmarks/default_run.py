@@ -2,6 +2,7 @@
 
     python benchmarks/default_run.py              # 3 runs, one after another
     python benchmarks/default_run.py --runs 1 trainer.max_steps=2000   # extra overrides for every run
+    python benchmarks/default_run.py --runs 1 task=conditional         # the default run, class-conditional
 
 Each run is the real CLI in a subprocess (``python train.py`` plus ``hydra.run.dir``), with an empty
 ``GAN_LAB_CACHE`` so that the digit classifier is fitted and the real statistics are computed again, as
@@ -39,6 +40,7 @@ METRICS = {
     "density": "metrics/clf_density5k",
     "coverage": "metrics/clf_coverage5k",
     "is": "metrics/clf_is5k",
+    "class_match": "metrics/clf_class_match5k",  # task=conditional only (None otherwise)
 }
 
 

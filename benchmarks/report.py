@@ -114,10 +114,15 @@ def render_default_run(paths: list[str]) -> str:
     (path,) = paths
     data = load(path)
     f = data["figures"]
+    matched = any(r.get("class_match") is not None for r in f["runs"])  # task=conditional
     rows = [[str(i + 1), num(r["wall_s"], 0), num(r["clf_fid5k"], 2), str(r["classes_covered"] and int(r["classes_covered"])),
              num(r["precision"], 2), num(r["recall"], 2), num(r["density"], 2), num(r["coverage"], 2)]
+            + ([num(100 * r["class_match"], 1)] if matched else [])
             for i, r in enumerate(f["runs"])]
-    text = table(["run", "wall s", "clf_fid5k", "classes", "precision", "recall", "density", "coverage"], rows)
+    header = ["run", "wall s", "clf_fid5k", "classes", "precision", "recall", "density", "coverage"]
+    text = table(header + (["% class match"] if matched else []), rows)
+    if f["overrides"]:
+        text = f"Overrides: `{' '.join(f['overrides'])}`.\n\n" + text
     floor = f["runs"][0].get("real_data_floor")
     reference = data.get("reference")
     goal = f"{300 * 1000 / reference['plain_loop_img_s']:.0f} s on this machine" if reference else "not computable (no reference)"

@@ -51,10 +51,20 @@ re-initialises after loading. Nothing initialises automatically in ``forward``: 
 
 Deviation: ``torch.nn.utils.parametrizations.weight_norm`` computes ``||v||`` without the original's
 ``1e-6`` inside the square root (nn.py l. 77); irrelevant for v ~ N(0, 0.05).
-Deviation: the distances come from ``torch.cdist(p=1)`` on [K, N, C] (the forward has no [N, K, C, N]
-temporary, unlike the original's broadcast, l. 153) and the diagonal is masked instead of adding 1e6;
-same values. Note: PyTorch's CUDA backward of ``cdist`` allocates a [K, N, N, C] buffer internally
-(DistanceKernel.cu); cdist is kept because it supports double backward (gradient penalties).
+Deviation: o(x) is computed by :class:`PairKernelSums`, a ``torch.autograd.Function`` with a
+hand-written backward, instead of the original's [N, K, C, N] broadcast (l. 153): on M as [K, C, N]
+it accumulates the L1 distances one dimension at a time into [K, N, N], in place, and keeps
+E_kij = c_k(x_i, x_j) for the backward, d/dM_ic sum_i' g_i' o_i' = -sum_j (g_i + g_j) E_ij
+sign(M_ic - M_jc) (E symmetric), instead of ``torch.cdist``'s backward, which recomputes the
+distances. Eager ops: Inductor kernels were ~4x faster again on CPU, but their first call took
+14-21 s and each new shape recompiles. With ``create_graph=True`` (gradient penalties) the backward
+recomputes E by differentiable ops, so double backward works; under ``torch.func.vmap`` (ensembles)
+the vmapped dim is folded into the kernel axis. The self pair j = i is excluded by zeroing E's
+diagonal (the original adds 1e6 to the distances, l. 153-154: the same values). Pairs at L1
+distance >= ``FAR_L1`` = 80 count 0 instead of exp(-L1) <= 1.8e-35: beyond ~87 exp(-L1) is a
+denormal (or underflows through one), which this CPU's exp computes ~40x slower (5% such pairs made
+exp over E 3x slower); the distances are clamped before exp instead of flushing denormals
+process-wide. o changes by less than N 1.8e-35.
 Deviation: the init recomputes o with the updated ``log_weight_scale`` instead of dividing the
 cached distances by m_k (l. 158); identical up to rounding.
 """
@@ -69,7 +79,11 @@ __all__ = [
     "MinibatchDiscriminationHead",
     "pairwise_l1",
     "mean_nearest_neighbour_l1",
+    "pair_kernel_sums",
+    "PairKernelSums",
 ]
+
+FAR_L1 = 80.0  # pairs farther apart (L1) count exp(-L1) = 0, not <= 1.8e-35 (module docstring)
 
 
 def pairwise_l1(projected: torch.Tensor) -> torch.Tensor:
@@ -95,6 +109,75 @@ def mean_nearest_neighbour_l1(projected: torch.Tensor) -> torch.Tensor:
     if projected.shape[0] < 2:
         raise ValueError("nearest neighbours need a batch of at least 2 examples")
     return pairwise_l1(projected).amin(dim=2).mean(dim=1)
+
+
+def _kernel_matrix(mt: torch.Tensor) -> torch.Tensor:
+    """E [K, N, N] from ``mt`` = M as [K, C, N]: E_kij = exp(-||M_ik - M_jk||_1) (§3.2), 0 for j = i and
+    for L1 >= ``FAR_L1``. No autograd (in place, one [K, N, N] buffer for the differences)."""
+    d = mt.new_zeros(mt.shape[0], mt.shape[2], mt.shape[2])
+    buf = torch.empty_like(d)
+    for x in mt.unbind(1):  # [K, N]: one dim at a time, no [K, C, N, N] temporary
+        d.add_(torch.sub(x.unsqueeze(2), x.unsqueeze(1), out=buf).abs_())
+    near = torch.lt(d, FAR_L1, out=buf)
+    e = d.clamp_(max=FAR_L1).neg_().exp_().mul_(near)  # clamped first: exp never makes denormals
+    e.diagonal(dim1=1, dim2=2).zero_()  # j = i excluded (nn.py l. 153-154)
+    return e
+
+
+def _kernel_grad(mt: torch.Tensor, e: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """d/dM_ic of sum_i' g_i' o_i' = -sum_j (g_i + g_j) E_ij sign(M_ic - M_jc) (E symmetric):
+    [K, C, N], [K, N, N], [K, N] -> [K, C, N]. No autograd (in place, one [K, N, N] buffer)."""
+    w = torch.add(grad.unsqueeze(2), grad.unsqueeze(1)).mul_(e)
+    buf = torch.empty_like(w)
+    return torch.stack([torch.sub(x.unsqueeze(1), x.unsqueeze(2), out=buf).sign_().mul_(w).sum(2) for x in mt.unbind(1)], 1)
+
+
+def _kernel_grad_differentiable(mt: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """:func:`_kernel_grad` with E recomputed from ``mt``, by ops autograd differentiates (double
+    backward); far pairs keep exp(-FAR_L1), E's diagonal is 1: neither matters (sign(0) = 0)."""
+    diffs = [x.unsqueeze(1) - x.unsqueeze(2) for x in mt.unbind(1)]  # M_jc - M_ic, [K, N, N] each
+    e = torch.exp(-sum(diff.abs() for diff in diffs).clamp(max=FAR_L1))
+    w = (grad.unsqueeze(2) + grad.unsqueeze(1)) * e
+    return torch.stack([(diff.sign() * w).sum(2) for diff in diffs], 1)
+
+
+class PairKernelSums(torch.autograd.Function):
+    """``mt`` = M as [K, C, N] -> (s [K, N], E [K, N, N]), s_ki = sum_{j != i} E_kij (§3.2; E as in
+    :func:`_kernel_matrix`, returned for the backward only, not differentiable). Hand-written backward
+    from the saved E; with ``create_graph=True`` it recomputes E by differentiable ops (double
+    backward). Under ``torch.func.vmap`` the vmapped dim is folded into the kernel axis K."""
+
+    @staticmethod
+    def forward(mt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        e = _kernel_matrix(mt)
+        return e.sum(2), e
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.save_for_backward(inputs[0], output[1])
+        ctx.mark_non_differentiable(output[1])
+        ctx.set_materialize_grads(False)  # no [K, N, N] of zeros for E's gradient
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor | None, _grad_e: None) -> torch.Tensor | None:
+        if grad is None:
+            return None
+        mt, e = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True (gradient penalties)
+            return _kernel_grad_differentiable(mt, grad)
+        return _kernel_grad(mt, e, grad)
+
+    @staticmethod
+    def vmap(info, in_dims, mt):
+        mt = mt.movedim(in_dims[0], 0)  # [B, K, C, N] -> B * K kernels
+        s, e = PairKernelSums.apply(mt.flatten(0, 1))
+        return (s.unflatten(0, mt.shape[:2]), e.unflatten(0, mt.shape[:2])), (0, 0)
+
+
+def pair_kernel_sums(projected: torch.Tensor) -> torch.Tensor:
+    """sum_{j != i} c_k(x_i, x_j) = sum_{j != i} exp(-||M_ik - M_jk||_1) (§3.2): M [N, K, C] -> [N, K],
+    by :class:`PairKernelSums`."""
+    return PairKernelSums.apply(projected.permute(1, 2, 0).contiguous())[0].t()
 
 
 class MinibatchDiscrimination(nn.Module):
@@ -137,7 +220,7 @@ class MinibatchDiscrimination(nn.Module):
 
     def kernel_sums(self, features: torch.Tensor) -> torch.Tensor:
         """sum_{j != i} c_k(x_i, x_j), without the bias: [N, A] -> [N, K] (``f``, nn.py l. 161)."""
-        return torch.exp(-pairwise_l1(self.project(features))).sum(dim=2).t()
+        return pair_kernel_sums(self.project(features))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         features = self._flatten(features)

@@ -1,0 +1,106 @@
+"""o(x) of minibatch discrimination by the fused PairKernelSums (Salimans et al. 2016, §3.2) against
+the definition by torch.cdist: values, gradients, double backward, torch.func.vmap, far pairs."""
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.func import functional_call, grad, stack_module_state, vmap
+
+from gan_lab.nets.layers.minibatch_discrimination import (
+    FAR_L1,
+    MinibatchDiscrimination,
+    MinibatchDiscriminationHead,
+    pair_kernel_sums,
+    pairwise_l1,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_seeded():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    yield
+    torch.set_num_threads(threads)
+
+
+def cdist_sums(projected: torch.Tensor) -> torch.Tensor:
+    """The definition, as the layer computed it before: exp(-L1) by cdist, self pairs at +inf."""
+    return torch.exp(-pairwise_l1(projected)).sum(dim=2).t()
+
+
+def _features(n: int, a: int = 32) -> torch.Tensor:
+    mix = torch.randn(a, a) / math.sqrt(a)
+    return nn.functional.leaky_relu(torch.randn(n, a) @ mix + 0.5, 0.2)
+
+
+def test_values_and_gradients_match_cdist_float32():
+    layer = MinibatchDiscrimination(32, num_kernels=20, kernel_dim=5)
+    layer.init_from_data(_features(40))
+    x = _features(40)
+    x[:4] *= 6  # a few far pairs, as in training
+    weight = torch.randn(40, 20)
+    grads = []
+    for sums in (layer.kernel_sums, lambda f: cdist_sums(layer.project(f))):
+        xr = x.clone().requires_grad_()
+        out = sums(xr)
+        params = [xr, layer.theta, layer.log_weight_scale]
+        grads.append((out.detach(), *torch.autograd.grad((out * weight).sum(), params)))
+    for new, old in zip(*grads):
+        assert torch.allclose(new, old, rtol=1e-5, atol=1e-6 * old.abs().max().item())
+
+
+def test_gradcheck_and_gradgradcheck_float64():
+    m = torch.randn(6, 3, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(pair_kernel_sums, (m,))
+    assert torch.autograd.gradgradcheck(pair_kernel_sums, (m,))
+    assert torch.allclose(pair_kernel_sums(m), cdist_sums(m), rtol=1e-12)
+
+
+def test_gradient_penalty_through_the_head_matches_cdist():
+    """R1-style: differentiate the norm of D's input gradient (create_graph) through o(x)."""
+    head = MinibatchDiscriminationHead(16, 1, num_kernels=8, kernel_dim=3).double()
+    x = torch.randn(10, 16, dtype=torch.float64)
+    head.init_from_data(x)
+
+    def penalty_grads():
+        xr = x.clone().requires_grad_()
+        (gx,) = torch.autograd.grad(head(xr).sum(), xr, create_graph=True)
+        return torch.autograd.grad(gx.square().sum(), [head.md.theta, head.md.log_weight_scale])
+
+    fused = penalty_grads()
+    head.md.kernel_sums = lambda f: cdist_sums(head.md.project(f))  # the definition, instance only
+    for new, old in zip(fused, penalty_grads()):
+        assert torch.allclose(new, old, rtol=1e-9, atol=1e-12)
+
+
+def test_self_pair_excluded_and_far_pairs_negligible():
+    m = torch.tensor([[[0.0]], [[0.5]], [[90.0]], [[200.0]]])  # N = 4, K = 1, C = 1
+    s = pair_kernel_sums(m)[:, 0]
+    expected = cdist_sums(m.double())[:, 0]
+    assert torch.all((s.double() - expected).abs() <= 1e-7 * expected + 1e-30)  # far pairs: 0, not 2e-39
+    assert s[0] == pytest.approx(math.exp(-0.5)) and s[2] == 0.0 and s[3] == 0.0
+    assert FAR_L1 < 87.0  # exp(-FAR_L1) is a normal float32
+
+
+def test_vmap_over_stacked_members_equals_separate_calls():
+    members = [MinibatchDiscrimination(12, num_kernels=6, kernel_dim=4) for _ in range(3)]
+    x = torch.randn(3, 9, 12)
+    for member, xm in zip(members, x):
+        member.init_from_data(xm)
+    params, buffers = stack_module_state(members)
+    weight = torch.randn(9, 18)
+
+    def loss(p, b, xm):
+        return (functional_call(members[0], (p, b), (xm,)) * weight).sum()
+
+    out = vmap(lambda p, b, xm: functional_call(members[0], (p, b), (xm,)), randomness="different")(params, buffers, x)
+    vmapped_grads = vmap(grad(loss), randomness="different")(params, buffers, x)
+    (out * weight).sum().backward()  # autograd through vmap, as the ensemble trains
+    for i, (member, xm) in enumerate(zip(members, x)):
+        assert torch.allclose(out[i], member(xm), rtol=1e-6, atol=1e-6)
+        (member(xm) * weight).sum().backward()
+        for name, p in member.named_parameters():
+            assert torch.allclose(vmapped_grads[name][i], p.grad, rtol=1e-5, atol=1e-6), name
+            assert torch.allclose(params[name].grad[i], p.grad, rtol=1e-5, atol=1e-6), name
