@@ -17,12 +17,8 @@ from gan_lab.nets.layers.minibatch_discrimination import (
 
 
 @pytest.fixture(autouse=True)
-def _one_thread_seeded():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _seeded(one_thread):  # one thread (conftest), a fixed seed
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
 
 
 def cdist_sums(projected: torch.Tensor) -> torch.Tensor:
