@@ -29,6 +29,9 @@ CASES = {
     "experiment=improved_gan_ablation": ["experiment=improved_gan_ablation", "data=mnist5k", *SMALL_DCGAN, "model.discriminator.width2=8"],
     "experiment=ssgan_mnist": ["experiment=ssgan_mnist", *SSGAN_SMALL],
     "experiment=ssgan_mnist_supervised": ["experiment=ssgan_mnist_supervised", *SSGAN_SMALL],
+    "experiment=mode_collapse_cpu": ["experiment=mode_collapse_cpu", "ensemble.seeds=1", "data.num_train=2000"],
+    "experiment=mode_collapse_pacgan": ["experiment=mode_collapse_pacgan", "ensemble.seeds=1", "data.num_train=2000",
+                                        "model.generator.hidden=[16,16]", "model.discriminator.hidden=[16,16]"],
     "task=semi_supervised model=dcgan": ["task=semi_supervised", "trick=[feature_matching,minibatch_discrimination]", *SMALL_DCGAN],
     "task=supervised model=dcgan": ["task=supervised", "task.labels_per_class=2", *SMALL_DCGAN],
 }
