@@ -61,6 +61,13 @@ def workspace(tmp_path_factory, inception_weights, gan_lab_cache):
         made = run([str(ROOT / "train.py"), *SHORT, "checkpoint.every_n_steps=2", "metrics=none", "model.generator.width=8",
                     "model.discriminator.width=8", f"hydra.run.dir={folder}"], root)
         assert made.returncode == 0, made.stderr[-2000:]
+    # what `member=` and `class=` sample from: a 5-seed ensemble (the README's ring8 command) and a conditional run
+    runs["<ensemble>"], runs["<conditional>"] = root / "ensemble", root / "conditional"
+    for folder, setting in ((runs["<ensemble>"], ["data=ring8", "model=gan_mlp", "ensemble.seeds=5"]),
+                            (runs["<conditional>"], ["task=conditional", "model.generator.width=8", "model.discriminator.width=8"])):
+        made = run([str(ROOT / "train.py"), *setting, *SHORT, "checkpoint.every_n_steps=2", "metrics=none",
+                    f"hydra.run.dir={folder}"], root)
+        assert made.returncode == 0, made.stderr[-2000:]
     made = run(["-m", "gan_lab.sample", f"ckpt_path={runs['<run>']}/checkpoints/last.ckpt", "n=12", "individual=true",
                 f"out={root / 'my_samples'}", f"hydra.run.dir={root / 'jobs' / 'prep'}"], root)
     assert made.returncode == 0, made.stderr[-2000:]
@@ -86,7 +93,8 @@ def test_readme_command_runs(command, workspace):
     if reason:
         pytest.skip(reason)
     root, runs, weights = workspace
-    command = command.replace("outputs/<date>/<time>", str(runs["<run>"]))
+    sampled = "<ensemble>" if " member=" in command else "<conditional>" if " class=" in command else "<run>"
+    command = command.replace("outputs/<date>/<time>", str(runs[sampled]))
     command = command.replace("runA/", f"{runs['runA']}/").replace("runB/", f"{runs['runB']}/")
     command = command.replace("inception_weights=FILE", f"inception_weights={weights}")
     command = re.sub(r"metrics.inception_weights=\S+", f"metrics.inception_weights={weights}", command)
