@@ -14,6 +14,9 @@ file (``python -m gan_lab.reference``, pytorch-fid, clean-fid) instead of the da
 The Inception weights are ``metrics.inception_weights=FILE``, the key training uses. The old spelling
 ``inception_weights=FILE`` still works and prints one deprecation line: refusing it would break the
 scripts and docs that use it for a rename, while the alias costs one line of code.
+
+A class-conditional checkpoint (``task=conditional``) is asked for balanced classes (sample i of class
+i mod K), and ``metrics=classifier`` adds the class match and the per-class / intra-FID that training logs.
 """
 from __future__ import annotations
 
@@ -108,6 +111,7 @@ def evaluate(cfg: DictConfig) -> dict:
 
     from gan_lab.checkpoints import generator_from_checkpoint
     from gan_lab.instantiate import instantiate
+    from gan_lab.nets.layers.conditional_batchnorm import ConditionalGenerator
 
     apply_deprecated_weights_key(cfg)  # here, not in main: tests and notebooks call evaluate(cfg) directly
     generator, data_cfg, source = None, cfg.get("data"), {}
@@ -141,13 +145,19 @@ def evaluate(cfg: DictConfig) -> dict:
     gen = torch.Generator().manual_seed(cfg.seed)
     offset = 0
 
+    conditional = isinstance(generator, ConditionalGenerator) and images is None and getattr(evaluator, "scores_classes", False)
+
     @torch.no_grad()
-    def generate(n: int) -> torch.Tensor:
+    def generate(n: int):
         nonlocal offset
         if images is not None:
             offset += n
             return images[offset - n: offset]
-        return generator(generator.sample_z(n, generator=gen))
+        z = generator.sample_z(n, generator=gen)
+        if conditional:  # sample i of class i mod K (balanced), scored for class match and per-class FID
+            labels = generator.default_labels(n, z.device)
+            return generator(z, labels), labels
+        return generator(z)
 
     return {**evaluator.evaluate(generate), "metrics/protocol": evaluator.protocol, **source}
 

@@ -20,7 +20,11 @@ A class-conditional G (``task=conditional``) is asked for known classes: ``gener
 ``(images, classes)`` and ``metrics/clf_class_match5k`` is the share of samples the classifier assigns to
 the class they were generated for (argmax of its logits; the accuracy of generated samples that Odena et al.
 2017 §4.1 measure with a pre-trained Inception net). Higher is better, chance is 1/K; real held-out digits
-score about the classifier's held-out accuracy.
+score about the classifier's held-out accuracy. ``metrics/clf_intra_fid5k`` is the mean over classes of the
+FID between the samples generated for class k and the real images of class k (Miyato & Koyama 2018 §4.1's
+intra-FID, here on the classifier's features), and ``metrics/clf_fid5k_class_k`` each class's FID: with
+5,000 samples over 10 classes each is an FID of 500 samples, so it sits above the overall FID by FID's
+small-sample bias (compare them with each other, not with ``clf_fid5k``).
 """
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ from gan_lab.metrics import precision_recall as prc
 from gan_lab.metrics.classifier import load_or_train
 from gan_lab.metrics.modes import mode_metrics
 from gan_lab.metrics.scorer import Scorer, count_tag, shard
-from gan_lab.metrics.statistics import SampleStatistics, frechet_distance, mean_cov
+from gan_lab.metrics.statistics import ClassFeatureStatistics, SampleStatistics, class_statistics, frechet_distance, mean_cov
 
 
 class ClassMatch:
@@ -79,6 +83,7 @@ class ClassifierEvaluator:
         self.tag = count_tag(self.num_samples)
         self.real_split = real_split
         self.real_extractions = 0  # how often real features were computed (0 on a cache hit)
+        self._real_class_stats = None  # per-class real statistics, the first time a conditional G is scored
         if data.kind == "points":
             if "means" not in data.info:
                 raise ConfigError(f"metrics on 2-D data need a Gaussian mixture with known modes (data=ring8 or data=grid25), got data={dataset}")
@@ -174,7 +179,7 @@ class ClassifierEvaluator:
                     f"metrics/high_quality_fraction{self.tag}": modes["high_quality_fraction"]}
         device = next(self.classifier.parameters()).device
         stats = SampleStatistics(self.classifier.feature_dim, self.classifier.num_classes).to(device)
-        done, fake, match = 0, [], None
+        done, fake, match, per_class = 0, [], None, None
         while done < n_local:
             n = min(self.batch_size, n_local - done)
             images, classes = _images_and_classes(generate(n))
@@ -182,6 +187,8 @@ class ClassifierEvaluator:
             if classes is not None:
                 match = match or ClassMatch()
                 match.update(logits, classes)
+                per_class = per_class or ClassFeatureStatistics(self.classifier.feature_dim, self.classifier.num_classes).to(device)
+                per_class.update(feats, classes)
             stats.update(feats, logits.softmax(1))
             fake.append(feats)
             done += n
@@ -201,6 +208,27 @@ class ClassifierEvaluator:
             values.update({f"metrics/clf_{name}{t}": value for name, value in scores.items()})
         if match is not None:
             values[f"metrics/clf_class_match{t}"] = match.share(world_size, device)
+            values.update(self.class_fids(per_class.compute()))  # all-reduces the sums under DDP
+        return values
+
+    def real_class_statistics(self) -> list:
+        """(mean, covariance) of the real features of each class, computed once from the cached features."""
+        if self._real_class_stats is None:
+            labels = self.data.train_y if self.real_split == "train" else self.data.val_y
+            features = self.real_statistics()[2]  # the cached file's features, in the split's order
+            self._real_class_stats = class_statistics(features, labels.cpu(), self.classifier.num_classes)
+        return self._real_class_stats
+
+    def class_fids(self, generated: dict) -> dict[str, float]:
+        """``metrics/clf_fid{t}_class_k`` for each class with samples on both sides, and their mean
+        ``metrics/clf_intra_fid{t}`` (Miyato & Koyama 2018 §4.1)."""
+        t, values = self.tag, {}
+        for k, real in enumerate(self.real_class_statistics()):
+            if real is None or float(generated["n"][k]) < 2:
+                continue
+            values[f"metrics/clf_fid{t}_class_{k}"] = frechet_distance(generated["mean"][k].cpu(), generated["cov"][k].cpu(), *real)
+        if values:
+            values[f"metrics/clf_intra_fid{t}"] = sum(values.values()) / len(values)
         return values
 
 

@@ -75,6 +75,39 @@ class SampleStatistics(Metric):
         }
 
 
+class ClassFeatureStatistics(Metric):
+    """Running float64 feature sums per class, for the FID of each class (intra-FID, Miyato & Koyama 2018
+    §4.1: the FID between generated and real images of one class, averaged over the classes).
+
+    ``update(features [B, D], classes [B])``; ``compute()`` returns ``n`` [K], ``mean`` [K, D] and ``cov``
+    [K, D, D] (unbiased). Sums only, so DDP ranks are reduced with ``dist_reduce_fx="sum"``."""
+
+    full_state_update = False
+
+    def __init__(self, feature_dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.add_state("n", torch.zeros(num_classes, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("feat_sum", torch.zeros(num_classes, feature_dim, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("feat_outer", torch.zeros(num_classes, feature_dim, feature_dim, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, features: torch.Tensor, classes: torch.Tensor) -> None:
+        f, y = features.double(), classes.to(features.device).long()
+        self.n.index_add_(0, y, torch.ones_like(y, dtype=torch.float64))
+        self.feat_sum.index_add_(0, y, f)
+        self.feat_outer.index_add_(0, y, f[:, :, None] * f[:, None, :])
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        n = self.n.clamp(min=2)[:, None]
+        mean = self.feat_sum / n
+        cov = (self.feat_outer - n[:, :, None] * mean[:, :, None] * mean[:, None, :]) / (n[:, :, None] - 1)
+        return {"n": self.n, "mean": mean, "cov": cov}
+
+
+def class_statistics(features: torch.Tensor, classes: torch.Tensor, num_classes: int) -> list[tuple[torch.Tensor, torch.Tensor] | None]:
+    """(mean, covariance) of the [N, D] features of each class (None for a class with fewer than 2 samples)."""
+    return [mean_cov(features[classes == k]) if int((classes == k).sum()) > 1 else None for k in range(num_classes)]
+
+
 # --- reference statistics: pytorch-fid / clean-fid style .npz files (``mu`` [D], ``sigma`` [D, D]) ---
 # Written by ``python -m gan_lab.reference``, read by ``gan_lab.evaluate reference=`` and ``metrics.reference=``.
 # The statistics and the distance are torch-fidelity's own (``fid_features_to_statistics``: np.mean /

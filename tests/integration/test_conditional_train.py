@@ -1,4 +1,5 @@
-"""task=conditional end to end: a short run on mnist5k logs metrics/clf_class_match, draws class-by-row
+"""task=conditional end to end: a short run on mnist5k logs metrics/clf_class_match and the per-class /
+intra-FID, gan_lab.evaluate scores the checkpoint the same way, draws class-by-row
 training grids, and python -m gan_lab.sample draws one class (class=3) or a row per class (class=all);
 class= on an unconditional checkpoint, or out of range, is refused in one line."""
 import subprocess
@@ -34,6 +35,9 @@ def test_a_conditional_run_logs_the_class_match_and_draws_a_row_per_class(runs):
     assert summary["steps"] == STEPS and summary["task"] == "conditional"
     match = summary["metrics"]["metrics/clf_class_match500"]
     assert 0.0 <= match <= 1.0
+    per_class = [summary["metrics"][f"metrics/clf_fid500_class_{k}"] for k in range(10)]
+    assert all(fid > 0 for fid in per_class)
+    assert summary["metrics"]["metrics/clf_intra_fid500"] == pytest.approx(sum(per_class) / 10)
     grid = Image.open(f"{summary['run_dir']}/samples/step_{STEPS:07d}.png")
     assert grid.size == (8 * 30 + 2, 10 * 30 + 2)  # 8 fixed codes (of 64) per row, a row per class; 28-pixel digits
 
@@ -56,3 +60,17 @@ def test_class_is_refused_on_an_unconditional_checkpoint_and_out_of_range(runs, 
     with pytest.raises(ConfigError, match=r"has 10 classes; use class=0 \.\. class=9") as err:
         sample(runs[0]["last_checkpoint"], n=4, out=str(tmp_path), label=10)
     assert "\n" not in str(err.value)
+
+
+def test_evaluate_scores_a_conditional_checkpoint_for_its_classes(runs):
+    from hydra import compose, initialize_config_dir
+
+    from gan_lab.evaluate import evaluate
+    from tests.conftest import CONF
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("evaluate", overrides=[f"ckpt_path={runs[0]['last_checkpoint']}", "num_samples=500"])
+    result = evaluate(cfg)
+    assert 0.0 <= result["metrics/clf_class_match500"] <= 1.0
+    per_class = [result[f"metrics/clf_fid500_class_{k}"] for k in range(10)]
+    assert result["metrics/clf_intra_fid500"] == pytest.approx(sum(per_class) / 10)

@@ -82,3 +82,28 @@ def test_training_grid_of_a_conditional_g_has_class_r_in_row_r_and_the_same_code
     grid = images[:, :, 0, 0].view(k, nrow, 2)
     assert grid[..., 1].tolist() == [[r] * nrow for r in range(k)]  # row r: class r
     assert grid[..., 0].tolist() == [[0, 1, 2, 3]] * k  # every row the same codes
+
+
+def test_per_class_statistics_and_intra_fid_by_hand():
+    """ClassFeatureStatistics' running sums give each class's mean and unbiased covariance (torch.cov);
+    a G whose features of class k are the real features of class k has per-class FID 0, and one shifted by
+    a vector d in class 1 only has FID |d|^2 there and intra-FID |d|^2 / K (Fréchet distance of equal covariances)."""
+    from gan_lab.metrics.statistics import ClassFeatureStatistics, class_statistics, frechet_distance
+
+    g = torch.Generator().manual_seed(0)
+    feats, classes = torch.randn(60, 3, generator=g, dtype=torch.float64), torch.arange(60) % 3
+    stats = ClassFeatureStatistics(3, 3)
+    stats.update(feats[:25], classes[:25])
+    stats.update(feats[25:], classes[25:])
+    out = stats.compute()
+    real = class_statistics(feats, classes, 3)
+    for k in range(3):
+        assert out["n"][k] == 20
+        torch.testing.assert_close(out["mean"][k], feats[classes == k].mean(0))
+        torch.testing.assert_close(out["cov"][k], torch.cov(feats[classes == k].T))
+        assert abs(frechet_distance(out["mean"][k], out["cov"][k], *real[k])) < 1e-8
+    shift = torch.tensor([3.0, 0.0, 4.0], dtype=torch.float64)  # |d|^2 = 25
+    moved = ClassFeatureStatistics(3, 3)
+    moved.update(feats + shift * (classes == 1)[:, None], classes)
+    fids = [frechet_distance(m, c, *real[k]) for k, (m, c) in enumerate(zip(moved.compute()["mean"], moved.compute()["cov"]))]
+    assert abs(fids[1] - 25.0) < 1e-8 and abs(fids[0]) < 1e-8 and abs(sum(fids) / 3 - 25.0 / 3) < 1e-8
