@@ -39,7 +39,14 @@ def test_a_trick_on_the_command_line_keeps_the_recipe():
 def test_a_group_on_the_command_line_replaces_only_its_part():
     paper_nets = _default("model=dcgan")
     assert paper_nets.model.generator.width == 64 and paper_nets.model.discriminator.spectral_norm is False
-    assert paper_nets.optim.g.lr == RECIPE_LR and paper_nets.ema.half_life_kimg == 10  # the rest of the recipe stays
+    # a model from a paper brings its paper's optimiser (Radford et al. 2015 §4: Adam, lr 2e-4, beta1 0.5) ...
+    assert paper_nets.optim.g.lr == paper_nets.optim.d.lr == 2e-4 and list(paper_nets.optim.g.betas) == [0.5, 0.999]
+    assert paper_nets.ema.half_life_kimg == 10 and paper_nets.data.batch_size == RECIPE_BATCH  # the rest of the recipe stays
+    assert _default("model=dcgan_upsample").optim.g.lr == 2e-4
+    # ... and optim= on the command line still wins, before or after model=
+    for overrides in (("model=dcgan", "optim=adam_b0"), ("optim=adam_b0", "model=dcgan")):
+        assert _default(*overrides).optim.g.lr == RECIPE_LR
+    assert _default("model=dcgan_sn").optim.g.lr == RECIPE_LR  # the default run's nets keep the default run's optimiser
     raw_g = _default("ema=none")
     assert raw_g.ema.half_life_kimg == 0 and raw_g.model.name == "dcgan_sn"
     mlp = _default("model=gan_mlp", "data=ring8")  # a model without widths: the recipe sets none of its keys
