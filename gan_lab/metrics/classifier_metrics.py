@@ -1,5 +1,6 @@
 """``metrics=classifier``: score generated samples on a digit classifier the project trains (FID / IS /
-class coverage / precision-recall), or by 2-D mode coverage.
+class coverage / precision-recall), by 2-D mode coverage, or by Stacked MNIST's mode count
+(``gan_lab.metrics.stacked``).
 
 :class:`ClassifierMetrics` is the config's ``_target_`` (its options; checks before any data is
 read); its ``build`` makes the :class:`ClassifierEvaluator` of a loaded dataset, for the training
@@ -39,6 +40,7 @@ from gan_lab.metrics import precision_recall as prc
 from gan_lab.metrics.classifier import load_or_train
 from gan_lab.metrics.modes import mode_metrics
 from gan_lab.metrics.scorer import Scorer, count_tag, shard
+from gan_lab.metrics.stacked import ModeHistogram, channel_digits, expected_kl_of_uniform_draws, modes_of
 from gan_lab.metrics.statistics import ClassFeatureStatistics, SampleStatistics, class_statistics, frechet_distance, mean_cov
 
 
@@ -84,11 +86,15 @@ class ClassifierEvaluator:
         self.real_split = real_split
         self.real_extractions = 0  # how often real features were computed (0 on a cache hit)
         self._real_class_stats = None  # per-class real statistics, the first time a conditional G is scored
+        self.stacked = False  # data=stacked_mnist: gan_lab.metrics.stacked's mode count instead of FID
         if data.kind == "points":
             if "means" not in data.info:
                 raise ConfigError(f"metrics on 2-D data need a Gaussian mixture with known modes (data=ring8 or data=grid25), got data={dataset}")
             self.means, self.std = data.info["means"], float(std)
             self.protocol = {"extractor": "none (2-D points, PacGAN §5.1 mode coverage)", "num_samples": self.num_samples}
+            return
+        if data.info.get("stacked"):  # Stacked MNIST: the papers' mode count on each channel's digit
+            self._stacked_protocol(data, classifier_seed, cache_dir)
             return
         if data.train_y is None or data.num_classes is None:
             check_labels(dataset, None)
@@ -114,6 +120,24 @@ class ClassifierEvaluator:
         }
         if self.real_data_floor is not None:
             self.protocol["real_data_floor"] = self.real_data_floor
+
+    def _stacked_protocol(self, data, classifier_seed: int, cache_dir) -> None:
+        """Stacked MNIST (``gan_lab.metrics.stacked``): the digit classifier of the stacks' digits, and the
+        mode count and KL of the held-out real stacks as the reference."""
+        self.classifier, info = load_or_train(data.info["stacked"], data.info["digits"], seed=classifier_seed, cache=cache_dir)
+        self.stacked = True
+        real = ModeHistogram()
+        for chunk in data.val_x.split(self.batch_size):
+            real.update(modes_of(channel_digits(self.classifier, chunk)))
+        held_out = real.compute()
+        self.protocol = {
+            "extractor": f"digit classifier of {data.info['stacked']} on each channel ({100 * info['val_accuracy']:.1f}% held-out "
+                         "accuracy); mode = 100 r + 10 g + b (VEEGAN §5.2, PacGAN §5.2)",
+            "classifier_path": info["path"],
+            "num_samples": self.num_samples,
+            "held_out_real": {"images": int(data.val_x.shape[0]), "modes_covered": held_out["modes_covered"], "kl": held_out["kl"]},
+            "kl_of_uniform_draws": expected_kl_of_uniform_draws(self.num_samples),
+        }
 
     @torch.no_grad()
     def held_out_fid(self) -> dict | None:
@@ -170,6 +194,15 @@ class ClassifierEvaluator:
         (:class:`ClassMatch`); it must do so on every call.
         """
         n_local = shard(self.num_samples, rank, world_size)
+        if self.stacked:
+            device = next(self.classifier.parameters()).device
+            histogram = ModeHistogram(device)
+            for start in range(0, n_local, self.batch_size):
+                images, _ = _images_and_classes(generate(min(self.batch_size, n_local - start)))
+                histogram.update(modes_of(channel_digits(self.classifier, images.to(device))))
+            modes = histogram.compute(world_size)
+            return {f"metrics/stacked_modes_covered{self.tag}": float(modes["modes_covered"]),
+                    f"metrics/stacked_kl{self.tag}": modes["kl"]}
         if self.data.kind == "points":
             samples = generate(n_local)
             if gather is not None and world_size > 1:

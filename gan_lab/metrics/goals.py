@@ -3,7 +3,7 @@ best-checkpoint monitor and the sweep reports read."""
 from __future__ import annotations
 
 #: better-is-lower metric families (the rest of the named ones are better-is-higher)
-_LOWER = ("fid", "kid", "class_kl")
+_LOWER = ("fid", "kid", "class_kl", "stacked_kl")
 _HIGHER = ("_is", "precision", "recall", "density", "coverage", "classes_covered", "modes_covered",
            "high_quality_fraction", "accuracy", "class_match")
 
