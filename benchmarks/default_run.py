@@ -41,6 +41,7 @@ METRICS = {
     "coverage": "metrics/clf_coverage5k",
     "is": "metrics/clf_is5k",
     "class_match": "metrics/clf_class_match5k",  # task=conditional only (None otherwise)
+    "confident": "metrics/clf_confident5k",  # the share of samples labelled with p > 0.9
 }
 
 
@@ -62,6 +63,7 @@ def one_run(index: int, overrides: list[str], work: Path) -> dict:
     protocol = metrics.get("metrics/protocol") or {}
     floor = protocol.get("real_data_floor") if isinstance(protocol, dict) else None
     row["real_data_floor"] = floor.get("clf_fid") if isinstance(floor, dict) else floor
+    row["real_confident"] = floor.get("clf_confident") if isinstance(floor, dict) else None  # the same share, held-out digits
     row["clf_fid5k_by_step"] = {h["step"]: h.get(METRICS["clf_fid5k"]) for h in metrics.get("metrics/history", [])}
     return row
 

@@ -115,19 +115,23 @@ def render_default_run(paths: list[str]) -> str:
     data = load(path)
     f = data["figures"]
     matched = any(r.get("class_match") is not None for r in f["runs"])  # task=conditional
+    confident = any(r.get("confident") is not None for r in f["runs"])  # files from 2026-12-06 on
     rows = [[str(i + 1), num(r["wall_s"], 0), num(r["clf_fid5k"], 2), str(r["classes_covered"] and int(r["classes_covered"])),
              num(r["precision"], 2), num(r["recall"], 2), num(r["density"], 2), num(r["coverage"], 2)]
+            + ([num(100 * r["confident"], 1)] if confident else [])
             + ([num(100 * r["class_match"], 1)] if matched else [])
             for i, r in enumerate(f["runs"])]
     header = ["run", "wall s", "clf_fid5k", "classes", "precision", "recall", "density", "coverage"]
-    text = table(header + (["% class match"] if matched else []), rows)
+    text = table(header + (["% confident"] if confident else []) + (["% class match"] if matched else []), rows)
     if f["overrides"]:
         text = f"Overrides: `{' '.join(f['overrides'])}`.\n\n" + text
     floor = f["runs"][0].get("real_data_floor")
     reference = data.get("reference")
     goal = f"{300 * 1000 / reference['plain_loop_img_s']:.0f} s on this machine" if reference else "not computable (no reference)"
     text += (f"\nMean wall time {num(f['mean_wall_s'], 0)} s (goal: 300 s at 1,000 img/s, i.e. {goal}); mean clf_fid5k "
-             f"{num(f['mean_clf_fid5k'], 2)} (goal ≤ {f['goal']['clf_fid5k']}); real-data floor {num(floor, 2)}.\n\n")
+             f"{num(f['mean_clf_fid5k'], 2)} (goal ≤ {f['goal']['clf_fid5k']}); real-data floor {num(floor, 2)}"
+             + (f"; held-out real digits labelled with p > 0.9: {num(100 * f['runs'][0]['real_confident'], 1)}%"
+                if confident and f["runs"][0].get("real_confident") is not None else "") + ".\n\n")
     return text + source(path, data)
 
 

@@ -108,7 +108,8 @@ class EvaluateDuringTraining(L.Callback):
             text = "  ".join(f"{k.removeprefix('metrics/')}={v:.4g}" for k, v in values.items())
             floor = getattr(self.evaluator, "real_data_floor", None)
             if floor:  # what real held-out data scores: no G can be expected below it
-                text += f"  (real-data floor: clf_fid {floor['clf_fid']:.4g} for the {floor['images']} held-out images)"
+                text += (f"  (real-data floor: clf_fid {floor['clf_fid']:.4g}, clf_confident {floor['clf_confident']:.4g} "
+                         f"for the {floor['images']} held-out images)")
             log.info("step %d metrics (%.1f s): %s", step, time.perf_counter() - started, text)
 
     def _conditional_classes(self, module):

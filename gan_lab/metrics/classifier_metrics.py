@@ -41,7 +41,7 @@ from gan_lab.metrics.classifier import load_or_train
 from gan_lab.metrics.modes import mode_metrics
 from gan_lab.metrics.scorer import Scorer, count_tag, shard
 from gan_lab.metrics.stacked import ModeHistogram, channel_digits, expected_kl_of_uniform_draws, modes_of
-from gan_lab.metrics.statistics import ClassFeatureStatistics, SampleStatistics, class_statistics, frechet_distance, mean_cov
+from gan_lab.metrics.statistics import CONFIDENT, ClassFeatureStatistics, SampleStatistics, class_statistics, frechet_distance, mean_cov
 
 
 class ClassMatch:
@@ -141,7 +141,8 @@ class ClassifierEvaluator:
 
     @torch.no_grad()
     def held_out_fid(self) -> dict | None:
-        """The real-data floor: the same FID for the held-out real images (the validation split, never
+        """The real-data floor: the same FID (and ``clf_confident``, the share the classifier labels with
+        p > 0.9) for the held-out real images (the validation split, never
         trained on) against the real statistics. Held-out digits are what a perfect G would draw, so
         no G can be expected below it; it is computed on the validation split's size (1,000 for
         mnist5k), and FID's bias grows as the count falls, so it is an upper estimate of the floor at
@@ -150,10 +151,11 @@ class ClassifierEvaluator:
         if val is None or self.real_split != "train" or val.shape[0] <= self.classifier.feature_dim:
             return None
         device = next(self.classifier.parameters()).device
-        feats = torch.cat([self.classifier(chunk.to(device))[1] for chunk in val.split(self.batch_size)]).cpu()
-        mean, cov = mean_cov(feats)
-        return {"clf_fid": frechet_distance(mean, cov, self.real_mean, self.real_cov), "images": int(val.shape[0]),
-                "what": f"{self.dataset} validation split vs the {self.real_split} split"}
+        logits, feats = (torch.cat(parts) for parts in zip(*(self.classifier(chunk.to(device)) for chunk in val.split(self.batch_size))))
+        mean, cov = mean_cov(feats.cpu())
+        confident = float((logits.softmax(1).max(1).values > CONFIDENT).double().mean())
+        return {"clf_fid": frechet_distance(mean, cov, self.real_mean, self.real_cov), "clf_confident": confident,
+                "images": int(val.shape[0]), "what": f"{self.dataset} validation split vs the {self.real_split} split"}
 
     @property
     def real_images(self) -> torch.Tensor:
@@ -233,6 +235,7 @@ class ClassifierEvaluator:
             f"metrics/clf_is{t}": float(out["is"]),
             f"metrics/clf_classes_covered{t}": float(out["classes_covered"]),
             f"metrics/clf_class_kl{t}": float(out["class_kl_uniform"]),
+            f"metrics/clf_confident{t}": float(out["confident"]),
         }
         fake = torch.cat(fake) if fake else torch.zeros(0, self.classifier.feature_dim, device=device)
         fake = prc.gather_features(fake, world_size)  # a collective: every rank calls it

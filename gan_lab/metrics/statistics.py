@@ -34,11 +34,16 @@ def mean_cov(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x.mean(0), torch.cov(x.T)
 
 
+#: ``metrics/clf_confident``: a sample counts when the classifier gives its class p > 0.9 (issue 25: the share of
+#: clean digits, compared with the same share of held-out real digits)
+CONFIDENT = 0.9
+
+
 class SampleStatistics(Metric):
     """Running float64 sums of features (for FID) and class probabilities (for IS and mode coverage).
 
     ``update(features [B, D], probs [B, K])``; ``compute()`` returns mean, covariance, IS, class
-    histogram. All states are sums, so DDP ranks are reduced with ``dist_reduce_fx="sum"``.
+    histogram, and the share of examples whose most likely class has p > ``CONFIDENT`` (0.9). All states are sums, so DDP ranks are reduced with ``dist_reduce_fx="sum"``.
     """
 
     full_state_update = False
@@ -51,6 +56,7 @@ class SampleStatistics(Metric):
         self.add_state("prob_sum", torch.zeros(num_classes, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("plogp_sum", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("class_counts", torch.zeros(num_classes, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("confident", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, features: torch.Tensor, probs: torch.Tensor) -> None:
         f, p = features.double(), probs.double()
@@ -60,6 +66,7 @@ class SampleStatistics(Metric):
         self.prob_sum += p.sum(0)
         self.plogp_sum += (p * (p + EPS).log()).sum()
         self.class_counts += torch.bincount(p.argmax(1), minlength=p.shape[1]).double()
+        self.confident += (p.max(1).values > CONFIDENT).sum()
 
     def compute(self) -> dict[str, torch.Tensor]:
         n = self.n
@@ -72,6 +79,7 @@ class SampleStatistics(Metric):
         return {
             "n": n, "mean": mean, "cov": cov, "is": inception_score,
             "classes_covered": (self.class_counts > 0).sum(), "class_kl_uniform": kl_uniform,
+            "confident": self.confident / n,
         }
 
 

@@ -69,6 +69,14 @@ def test_inception_score_of_confident_uniform_predictions_is_k(k):
     assert float(out["class_kl_uniform"]) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_confident_share_counts_samples_whose_top_class_has_p_above_0_9():
+    probs = torch.tensor([[0.95, 0.05, 0.0], [0.9, 0.1, 0.0], [0.2, 0.1, 0.7], [0.0, 0.01, 0.99]])  # 2 of 4 above 0.9
+    stats = SampleStatistics(2, 3)
+    stats.update(torch.randn(2, 2), probs[:2])
+    stats.update(torch.randn(2, 2), probs[2:])
+    assert float(stats.compute()["confident"]) == 0.5  # p = 0.9 exactly is not above
+
+
 def test_inception_score_of_constant_predictions_is_one():
     probs = torch.softmax(torch.tensor([[2.0, 0.5, -1.0]]), 1).repeat(20, 1)
     stats = SampleStatistics(2, 3)
@@ -123,6 +131,9 @@ def test_real_data_floor_is_the_fid_of_the_held_out_digits(mnist5k):
     assert floor["images"] == 1000 and floor["clf_fid"] == pytest.approx(
         frechet_distance(mean, cov, evaluator.real_mean, evaluator.real_cov), rel=1e-3)
     assert 0 < floor["clf_fid"] < 2 and evaluator.protocol["real_data_floor"] == floor  # summary.json carries it
+    with torch.no_grad():  # the held-out digits' confident share, by hand
+        by_hand = float((evaluator.classifier(mnist5k.val_x)[0].softmax(1).max(1).values > 0.9).double().mean())
+    assert floor["clf_confident"] == pytest.approx(by_hand) and 0.9 < by_hand <= 1.0
     assert ClassifierEvaluator("mnist5k", mnist5k, num_samples=1000, real_split="val").real_data_floor is None
 
 
