@@ -76,3 +76,23 @@ def test_torchrun_launch(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((run_dir / "rank_consistency.json").read_text())["identical"]
     assert json.loads((run_dir / "summary.json").read_text())["steps"] == 4
+
+
+def test_an_ensemble_of_seeds_trains_under_ddp(cli, tmp_path):
+    """ensemble.seeds=2 on 2 gloo ranks: every rank holds both members and its share of each member's batch;
+    the ranks stay identical, and each member has its own metrics, grid and summary entry."""
+    from tests.conftest import SMALL_MLP
+
+    run_dir = tmp_path / "run"
+    result = cli("trainer=ddp_cpu", "data=ring8", "model=gan_mlp", *SMALL_MLP, "ensemble.seeds=2", "trainer.max_steps=6",
+                 "metrics=classifier", "metrics.num_samples=500", "metrics.every_n_steps=0", "metrics.memorization_samples=0",
+                 "samples.every_n_steps=0", "checkpoint.every_n_steps=6", "logger=csv", "trainer.enable_progress_bar=false",
+                 "data.batch_size=32", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    consistency = json.loads((run_dir / "rank_consistency.json").read_text())
+    assert consistency["world_size"] == 2 and consistency["identical"], consistency
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["seeds"] == [0, 1] and [m["seed"] for m in summary["members"]] == [0, 1]
+    per_member = [m["metrics"]["metrics/modes_covered500"] for m in summary["members"]]
+    assert summary["metrics"]["metrics/modes_covered500"] == sum(per_member) / 2
+    assert sorted(p.parent.name for p in (run_dir / "samples").glob("member_*/step_*.png")) == ["member_0", "member_1"]
