@@ -16,8 +16,9 @@ class Iteration:
     ``real_logits`` / ``fake_logits`` are D's raw outputs (``[B]``, or ``[B, K]`` for a K-class D);
     ``real_features`` is f(x), D's last hidden layer on the real batch, detached (feature matching).
     In G's phase ``fake_logits`` / ``fake_features`` are D's outputs on G(z) with gradients to G; when
-    a trick asks for it (``needs_real_in_g_phase``) they come from one forward of [real; fake] through
-    the updated D, and ``real_features`` is replaced by that forward's real half.
+    a trick or the loss asks for it (``needs_real_in_g_phase``) they come from one forward of [real; fake]
+    through the updated D, ``real_features`` is replaced by that forward's real half and ``g_real_logits``
+    holds its real logits, detached (a relativistic G loss, ``loss=rpgan``).
     """
 
     number: int  # 1-based number of the training iteration
@@ -29,6 +30,7 @@ class Iteration:
     real_features: torch.Tensor | None = None
     fake_logits: torch.Tensor | None = None
     fake_features: torch.Tensor | None = None
+    g_real_logits: torch.Tensor | None = None  # G's phase: the current D's raw outputs on the real batch, detached
     labels: torch.Tensor | None = None  # the real batch's classes ``[B]`` (task=conditional), else None
     fake_labels: torch.Tensor | None = None  # the classes G(z, y) was asked for ``[B]`` (task=conditional)
 

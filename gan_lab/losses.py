@@ -27,6 +27,9 @@ class GANLoss:
     #: D's loss has a per-example penalty on D's input gradient (WGAN-GP): D must not mix the
     #: examples of a batch (no BatchNorm, no minibatch features), Gulrajani et al. 2017 §4
     per_example_penalty = False
+    #: G's loss also reads D's logits on the real batch (a relativistic loss): G's phase passes the real
+    #: batch through the current D too, in one forward with the fake batch, and ``g_loss`` gets them
+    needs_real_in_g_phase = False
 
     @property
     def penalty_name(self) -> str:
@@ -35,7 +38,9 @@ class GANLoss:
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
         raise NotImplementedError
 
-    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+    def g_loss(self, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None) -> torch.Tensor:
+        """G's loss from D's logits on G(z); ``real_logits`` (D's on the real batch, detached) is given only
+        to a loss that ``needs_real_in_g_phase``."""
         raise NotImplementedError
 
     def d_penalty(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, *, iteration: int = 1,
@@ -64,16 +69,23 @@ def _critic(discriminator: nn.Module, realness: Callable | None) -> Callable[[to
     return critic
 
 
+def zero_centred_penalty(discriminator: nn.Module, x: torch.Tensor,
+                         realness: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """E_x ||grad_x D(x)||^2 over the batch ``x`` (detached from whatever made it): the squared gradient summed
+    over each example's dimensions, averaged over the examples. D's realness logit is differentiated with
+    ``create_graph`` (D's step back-propagates through the gradient). A packed D (``pack_size`` m) gives one
+    gradient per pack, the norm taken over the pack's m examples. R1 on real data, R2 on G's samples."""
+    m = getattr(discriminator, "pack_size", 1)
+    x = x.detach().requires_grad_(True)
+    logits = _critic(discriminator, realness)(x)
+    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+    return grad.square().reshape(x.shape[0] // m, -1).sum(dim=1).mean()
+
+
 def r1_penalty(discriminator: nn.Module, real: torch.Tensor, gamma: float,
                realness: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
-    """gamma/2 E_x ||grad_x D(x)||^2 on real data (Mescheder, Geiger & Nowozin 2018, Eq. 9), D's realness
-    logit differentiated with ``create_graph`` (D's step back-propagates through the gradient). A packed
-    D (``pack_size`` m) gives one gradient per pack, the norm taken over the pack's m examples."""
-    m = getattr(discriminator, "pack_size", 1)
-    real = real.detach().requires_grad_(True)
-    logits = _critic(discriminator, realness)(real)
-    (grad,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
-    return gamma / 2 * grad.square().reshape(real.shape[0] // m, -1).sum(dim=1).mean()
+    """gamma/2 E_x ||grad_x D(x)||^2 on real data (Mescheder, Geiger & Nowozin 2018, Eq. 9)."""
+    return gamma / 2 * zero_centred_penalty(discriminator, real, realness)
 
 
 class R1Regularised(GANLoss):
@@ -130,7 +142,7 @@ class Minimax(R1Regularised):
     def d_loss(self, real_logits, fake_logits, real_target=1.0):
         return bce_real(real_logits, real_target) + F.softplus(fake_logits).mean()
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, fake_logits, real_logits=None):
         return -F.softplus(fake_logits).mean()  # = E log(1 - D(G(z)))
 
 
@@ -139,7 +151,7 @@ class NonSaturating(Minimax):
 
     name = "nonsaturating"
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, fake_logits, real_logits=None):
         return F.softplus(-fake_logits).mean()  # = -E log D(G(z))
 
 
@@ -157,7 +169,7 @@ class Wasserstein(GANLoss):
     def d_loss(self, real_logits, fake_logits, real_target=1.0):
         return fake_logits.mean() - real_logits.mean()
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, fake_logits, real_logits=None):
         return -fake_logits.mean()
 
     @torch.no_grad()
@@ -200,5 +212,71 @@ class Hinge(R1Regularised):
     def d_loss(self, real_logits, fake_logits, real_target=1.0):
         return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
 
-    def g_loss(self, fake_logits):
+    def g_loss(self, fake_logits, real_logits=None):
         return -fake_logits.mean()
+
+
+class RpGAN(GANLoss):
+    """The relativistic pairing GAN loss with R1 and R2 (Huang, Gokaslan, Kuleshov & Tompkin 2024, "The GAN is
+    dead; long live the GAN! A Modern GAN Baseline", §2; brownvc/R3GAN ``R3GAN/Trainer.py``,
+    ``AdversarialTraining``). Real and fake examples are paired by their index in the batch, (x_i, G(z_i)):
+
+        D minimizes E softplus(-(D(x_i) - D(G(z_i)))) + gamma/2 (E ||grad_x D(x)||^2 + E ||grad_x D(G(z))||^2)
+        G minimizes E softplus(-(D(G(z_i)) - D(x_i)))
+
+    (``AccumulateDiscriminatorGradients`` / ``AccumulateGeneratorGradients``: ``softplus(-RelativisticLogits)``,
+    ``Gamma / 2 * (R1Penalty + R2Penalty)``, each penalty the squared input gradient summed over an example's
+    dimensions, ``ZeroCenteredGradientPenalty``, averaged over the batch). R2 is taken on G(z) detached, as the
+    original's ``FakeSamples.detach().requires_grad_(True)``. Both penalties apply every iteration, as R3GAN's
+    (no lazy regularisation); ``gamma`` = 0 turns them off (plain RpGAN, which §2 shows needs both penalties to
+    converge locally).
+
+    G's loss needs D's logits on the real batch of G's phase (``needs_real_in_g_phase``): the objective passes
+    the real batch through the current D in one forward with G(z) and hands ``g_loss`` the real logits,
+    detached (they do not depend on G; R3GAN's G step gets no gradient through them either; it runs D on the two
+    batches in two forwards, the same values for a D that does not mix examples). An ensemble of
+    seeds or a packed D pairs within a member / pack by index, as a single run does. It does not read D(x) as a
+    probability: label smoothing and ``task=semi_supervised`` refuse it; the per-example penalties refuse BatchNorm
+    in D and minibatch discrimination, as R1 does.
+
+    Deviations: R3GAN decays gamma, Adam's lr and beta2 on a cosine schedule (``train.py``: ``gamma_scheduler``,
+    CIFAR-10 0.05 -> 0.005 over 20M images); here gamma is constant (``conf/loss/rpgan.yaml``). R3GAN takes the
+    adversarial loss and the penalties from one forward of D per batch; here the penalties make their own
+    forwards (the project's penalty hook, as R1 and WGAN-GP do), which costs two more D forwards per D step and
+    computes the same values. D's phase pairs the real batch with the fake batch the iteration drew for both
+    phases (R3GAN draws a new z per phase).
+    """
+
+    name = "rpgan"
+    needs_real_in_g_phase = True
+    penalty_citation = "Huang et al. 2024 §2"
+    penalty_off = "set loss.gamma=0"
+
+    def __init__(self, gamma: float = 0.05) -> None:
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma < 0:
+            raise ConfigError(f"loss.gamma={gamma}: must be a number >= 0 (R3GAN's CIFAR-10 preset starts at 0.05; 0 turns R1 and R2 off)")
+        self.gamma = float(gamma)
+
+    @property
+    def per_example_penalty(self) -> bool:  # type: ignore[override]
+        return self.gamma > 0
+
+    @property
+    def penalty_subject(self) -> str:  # type: ignore[override]
+        return f"loss.gamma={self.gamma:g}'s R1 + R2 penalty"
+
+    def d_loss(self, real_logits, fake_logits, real_target=1.0):
+        # real_target stays 1: label smoothing is refused (not probabilistic)
+        return F.softplus(-(real_logits - fake_logits)).mean()
+
+    def g_loss(self, fake_logits, real_logits=None):
+        if real_logits is None:
+            raise ValueError("loss=rpgan pairs every fake logit with a real one: g_loss needs real_logits (needs_real_in_g_phase)")
+        return F.softplus(-(fake_logits - real_logits.detach())).mean()
+
+    def d_penalty(self, discriminator, real, fake, *, iteration=1, realness=None):
+        if self.gamma == 0:
+            return None
+        r1 = zero_centred_penalty(discriminator, real, realness)
+        r2 = zero_centred_penalty(discriminator, fake, realness)
+        return self.gamma / 2 * (r1 + r2)

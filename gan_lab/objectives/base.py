@@ -7,7 +7,8 @@ objective computes each phase, whole:
 * ``phase_loss("d", ...)``: D's loss on real and fake with the tricks' real target, the loss's own
   penalty (WGAN-GP, R1) and the tricks' penalties (historical averaging);
 * ``phase_loss("g", ...)``: D (frozen by the loop) on G(z), jointly with the real batch when a trick
-  needs it (feature matching); G's loss, or a trick's replacement of it, and the tricks' penalties;
+  needs it (feature matching) or the loss does (``loss=rpgan``: G's loss reads D's real logits); G's
+  loss, or a trick's replacement of it, and the tricks' penalties;
 * ``after_step``: what follows a player's optimizer step (the loss's clipping, the tricks' state).
 
 Tricks see the iteration's tensors and the nets (:class:`gan_lab.iteration.Nets`), never the
@@ -50,7 +51,7 @@ class Objective(nn.Module):
         self.real_target = 1.0  # D's target for real examples (one-sided label smoothing sets it)
         for trick in self.tricks:
             self.real_target = trick.real_target(self.real_target)
-        self.joint_g_phase = any(t.needs_real_in_g_phase for t in self.tricks)
+        self.joint_g_phase = self.loss.needs_real_in_g_phase or any(t.needs_real_in_g_phase for t in self.tricks)
 
     # ---- what the objective needs, checked before any data is read --------------------------
     @property
@@ -164,15 +165,16 @@ class Objective(nn.Module):
             trick.after_step(phase, nets)
 
     def discriminate_fake(self, discriminator: nn.Module, it: Iteration) -> None:
-        """G's phase: D on G(z), with gradients to G. With a trick that needs it (feature matching), real
-        and fake go through the current D in one forward, so BatchNorm normalises both halves with the
-        same statistics."""
+        """G's phase: D on G(z), with gradients to G. With a trick or a loss that needs it (feature matching,
+        ``loss=rpgan``), real and fake go through the current D in one forward, so BatchNorm normalises both
+        halves with the same statistics; the real half's features and logits are kept, detached."""
         if self.joint_g_phase:  # an ensemble: [real_m; fake_m] per member, member-major
             m = it.members
             logits, features = discriminator(member_cat(it.real, it.fake, m))
             logits, features = per_member(logits, m), per_member(features, m)
             n = features.shape[1] // 2  # real and fake halves are equal: B examples, or B/m packs (trick=packing)
             it.real_features = features[:, :n].detach().flatten(0, 1)
+            it.g_real_logits = logits[:, :n].detach().flatten(0, 1)
             it.fake_logits, it.fake_features = logits[:, n:].flatten(0, 1), features[:, n:].flatten(0, 1)
         else:
             it.fake_logits, it.fake_features = discriminator(it.fake)
@@ -206,7 +208,10 @@ class Objective(nn.Module):
         return self.loss.d_penalty(discriminator, it.real, it.fake, iteration=it.number, realness=self.realness)
 
     def g_loss(self, it: Iteration) -> torch.Tensor:
-        """G's adversarial loss from D's logits on G(z) (``it.fake_logits``, with gradients to G)."""
+        """G's adversarial loss from D's logits on G(z) (``it.fake_logits``, with gradients to G), and on the real
+        batch (``it.g_real_logits``) for a loss that reads them."""
+        if self.loss.needs_real_in_g_phase:
+            return self.loss.g_loss(self.realness(it.fake_logits), real_logits=self.realness(it.g_real_logits))
         return self.loss.g_loss(self.realness(it.fake_logits))
 
     def after_d_step(self, discriminator: nn.Module, iteration: int) -> None:

@@ -16,6 +16,11 @@ Refused with one line: data without labels; ensembles of seeds; tricks that chan
 (minibatch discrimination, packing), replace G's BatchNorm (virtual BN) or replace G's loss (feature
 matching carries no class); a per-example gradient penalty (WGAN-GP, R1) with the projection head (the
 penalty calls D without the class). Label smoothing and historical averaging compose.
+
+``loss=rpgan`` (Huang et al. 2024 §2) pairs D(x_i, y_i) with D(G(z_i, y'_i), y'_i) by index, the real logits of
+G's phase from a forward of the real batch with its labels (the acgan head: its realness logit). Deviation:
+R3GAN's conditional runs give G the real batch's classes (``AccumulateGeneratorGradients(Noise, RealSamples,
+Conditions)``, one ``Conditions`` for both); here G's classes are drawn uniformly, apart from the real batch's.
 """
 from __future__ import annotations
 
@@ -121,6 +126,8 @@ class Conditional(Objective):
         it.real_logits, it.real_features, it.fake_logits = real_logits, real_features.detach(), fake_logits
 
     def discriminate_fake(self, discriminator: nn.Module, it: Iteration) -> None:
+        if self.loss.needs_real_in_g_phase:  # loss=rpgan: G's loss reads D's logits on the real batch (no trick asks: refused)
+            it.g_real_logits = self._d(discriminator, it.real, it.labels)[0].detach()
         it.fake_logits, it.fake_features = self._d(discriminator, it.fake, it.fake_labels)
 
     def d_loss(self, discriminator: nn.Module, it: Iteration, real_target: float):

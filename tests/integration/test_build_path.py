@@ -22,6 +22,7 @@ CASES = {
     "model=gan_mlp": ["model=gan_mlp", *SMALL_MLP],
     "model=gan_mlp data=ring8": ["model=gan_mlp", "data=ring8", *SMALL_MLP, "model.generator.batch_norm=true", "trick=virtual_bn"],
     "model=ssgan_mnist": ["model=ssgan_mnist", *SSGAN_SMALL],
+    "model=r3gan loss=rpgan": ["model=r3gan", "loss=rpgan"],
     "experiment=dcgan": ["experiment=dcgan", *SMALL_DCGAN],
     "experiment=wgan": ["experiment=wgan", *SMALL_DCGAN],
     "experiment=wgan_gp": ["experiment=wgan_gp", *SMALL_DCGAN],
