@@ -196,6 +196,31 @@ def render_mode_collapse_published(paths: list[str]) -> str:
     return table(header, rows) + f"\n- read from `{path}` (its `published` key; see the script for where each was read)\n"
 
 
+def render_stacked_mnist(paths: list[str]) -> str:
+    """benchmarks/stacked_mnist.py files: modes covered (of 1,000) and KL, mean ± s.e. over seeds, with each row's
+    minutes; then the held-out real stacks' values and the published rows the file carries."""
+    rows, sources, real = [], [], None
+    for path in paths:
+        data = load(path)
+        f = data["figures"]
+        for name, run in f["runs"].items():
+            results = run["results"]
+            rows.append([name, mean_se([r["modes_covered"] for r in results]), mean_se([r["kl"] for r in results], 2),
+                         str(len(results)), f"{run['steps']:,}", num(run["seconds"] / 60)])
+            real = real or run.get("held_out_real")
+        sources.append(source(path, data).rstrip("\n") + f"; {num(f['wall_seconds'] / 60)} min of wall time\n")
+        for paper, published in f["published"].items():
+            for name, (modes, kl) in published.items():
+                rows.append([f"{name} ({paper})", *(f"{v[0]:g} ± {v[1]:g}" if isinstance(v, list) else f"{v:g}" for v in (modes, kl)),
+                             "", "", ""])
+    header = ["row", "modes (of 1,000)", "KL", "seeds", "iterations", "minutes"]
+    text = table(header, rows)
+    if real:
+        text += (f"\nHeld-out real stacks ({real['images']:,}, scored the same way): {real['modes_covered']} modes, "
+                 f"KL {real['kl']:.3f}.\n")
+    return text + "\n" + "".join(sources)
+
+
 def render_semi_supervised(paths: list[str]) -> str:
     """benchmarks/semi_supervised.py: the choices on the validation split, then the test errors of each recipe."""
     (path,) = paths
@@ -228,6 +253,7 @@ RENDERERS: dict[str, Callable[[list[str]], str]] = {
     "cli_startup": render_cli_startup,
     "metrics_speed": render_metrics_speed,
     "mode_collapse": render_mode_collapse,
+    "stacked_mnist": render_stacked_mnist,
     "mode_collapse_published": render_mode_collapse_published,
     "semi_supervised": render_semi_supervised,
 }
