@@ -33,6 +33,11 @@ CASES = {
     "experiment=mode_collapse_cpu": ["experiment=mode_collapse_cpu", "ensemble.seeds=1", "data.num_train=2000"],
     "experiment=mode_collapse_pacgan": ["experiment=mode_collapse_pacgan", "ensemble.seeds=1", "data.num_train=2000",
                                         "model.generator.hidden=[16,16]", "model.discriminator.hidden=[16,16]"],
+    "experiment=stacked_mnist_cpu": ["experiment=stacked_mnist_cpu", "ensemble.seeds=1", "data.num_train=2000", "data.num_val=1000",
+                                     *SMALL_DCGAN],
+    "experiment=stacked_mnist_paper": ["experiment=stacked_mnist_paper", "ensemble.seeds=1", "data.num_train=2000",
+                                       "data.num_val=1000", *SMALL_DCGAN],
+    "data=stacked_mnist trick=packing": ["data=stacked_mnist", "data.num_train=2000", "data.num_val=1000", "trick=packing", *SMALL_DCGAN],
     "task=semi_supervised model=dcgan": ["task=semi_supervised", "trick=[feature_matching,minibatch_discrimination]", *SMALL_DCGAN],
     "task=supervised model=dcgan": ["task=supervised", "task.labels_per_class=2", *SMALL_DCGAN],
 }
