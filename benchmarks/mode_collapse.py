@@ -121,16 +121,18 @@ def run_cell(command: list[str], run_dir: Path, threads: int) -> tuple[dict, flo
     return json.loads((run_dir / "summary.json").read_text()), seconds
 
 
-def member_results(summary: dict, data: str) -> list[dict]:
-    """Every seed's final modes covered and high-quality fraction, from a run's ``summary.json``."""
+def member_metrics(summary: dict, prefixes: dict[str, str]) -> list[dict]:
+    """Every seed's seed and final metrics, from a run's ``summary.json`` (one member for a single run): for
+    each ``name: prefix``, the value of the metric whose key starts with the prefix (its sample-count tag varies)."""
     members = summary.get("members") or [{"seed": summary["seed"], "metrics": summary["metrics"]}]
-    out = []
-    for member in members:
-        metrics = member["metrics"]
-        modes = next(v for k, v in metrics.items() if k.startswith("metrics/modes_covered"))
-        hq = next(v for k, v in metrics.items() if k.startswith("metrics/high_quality_fraction"))
-        out.append({"data": data, "seed": member["seed"], "modes_covered": modes, "high_quality_fraction": hq})
-    return out
+    return [{"seed": member["seed"], **{name: next(v for k, v in member["metrics"].items() if k.startswith(prefix))
+                                        for name, prefix in prefixes.items()}} for member in members]
+
+
+def member_results(summary: dict, data: str) -> list[dict]:
+    """Every seed's final modes covered and high-quality fraction on ``data``."""
+    return [{"data": data, **r} for r in member_metrics(
+        summary, {"modes_covered": "metrics/modes_covered", "high_quality_fraction": "metrics/high_quality_fraction"})]
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:

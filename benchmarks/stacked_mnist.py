@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.mode_collapse import mean_se, run_cell, slug  # noqa: E402
+from benchmarks.mode_collapse import mean_se, member_metrics, run_cell, slug  # noqa: E402
 from benchmarks.record import ROOT, write_result  # noqa: E402
 
 BATCH = 64  # PacGAN's: 64 examples, or 64 packs of m (PacGAN's D sees m stacks in 3m channels)
@@ -58,14 +58,7 @@ PUBLISHED = {
 
 def member_results(summary: dict) -> list[dict]:
     """Every seed's final modes covered and KL, from a run's ``summary.json``."""
-    members = summary.get("members") or [{"seed": summary["seed"], "metrics": summary["metrics"]}]
-    out = []
-    for member in members:
-        metrics = member["metrics"]
-        modes = next(v for k, v in metrics.items() if k.startswith("metrics/stacked_modes_covered"))
-        kl = next(v for k, v in metrics.items() if k.startswith("metrics/stacked_kl"))
-        out.append({"seed": member["seed"], "modes_covered": modes, "kl": kl})
-    return out
+    return member_metrics(summary, {"modes_covered": "metrics/stacked_modes_covered", "kl": "metrics/stacked_kl"})
 
 
 def row_command(protocol: str, row: list[str], run_dir: Path, args) -> list[str]:

@@ -13,6 +13,7 @@ from gan_lab.iteration import Nets
 from gan_lab.losses import RpGAN
 from gan_lab.nets.base import frozen
 from tests.conftest import compose_cfg
+from tests.unit.test_losses import LinearCritic  # D(x) = w . x: its input gradient is w, so R1 = R2 = ||w||^2
 
 LN3 = math.log(3.0)
 REAL = torch.tensor([0.0, LN3])
@@ -49,15 +50,6 @@ def test_g_loss_gives_no_gradient_to_the_real_logits():
     assert real.grad is None and fake.grad is not None
 
 
-class LinearCritic(torch.nn.Module):
-    """D(x) = w . x, whose input gradient is w everywhere: R1 = R2 = ||w||^2."""
-
-    def __init__(self, w):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.tensor(w))
-
-    def forward(self, x):
-        return x @ self.w, x
 
 
 class QuadraticCritic(LinearCritic):
