@@ -114,9 +114,9 @@ def pick_plot_metric(rows: list[dict[str, Any]], plot_metric: str) -> str | None
     keys = _numeric_keys(rows)
     if plot_metric != "auto":
         return plot_metric if plot_metric in keys else None
-    from gan_lab.metrics.goals import goal
+    from gan_lab.metrics.goals import goal, is_fid
 
-    for candidates in ([k for k in keys if k.startswith("metrics/") and "fid" in k],
+    for candidates in ([k for k in keys if is_fid(k)],
                        [k for k in keys if k.startswith("metrics/") and goal(k)]):
         if candidates:
             return candidates[0]

@@ -39,6 +39,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
 from gan_lab.errors import ConfigError
+from gan_lab.metrics.goals import is_fid
 
 log = logging.getLogger("gan_lab")
 
@@ -97,7 +98,7 @@ class GanProgressBar(TQDMProgressBar):
         for key in ("train/d_loss", "train/g_loss", "train/images_per_sec"):
             if key in metrics:
                 self.values[key] = float(metrics[key])
-        fids = {k: v for k, v in metrics.items() if k.startswith("metrics/") and "fid" in k}
+        fids = {k: v for k, v in metrics.items() if is_fid(k)}
         if fids:  # one FID-like value (the first name in order): clf_fid5k before fid
             key = min(fids)
             self.values = {k: v for k, v in self.values.items() if not k.startswith("metrics/")}

@@ -186,3 +186,16 @@ def test_memorization_report_flags_copied_training_images():
     assert torch.equal(pairs[:8], pairs[8:])  # every sample's nearest neighbour is itself
     fresh, _ = memorization_report(torch.rand(20, 1, 4, 4, generator=g) * 2 - 1, train, heldout)
     assert 0.5 < fresh["metrics/nn_l1_ratio"] < 2.0  # new samples sit as far as held-out real images
+
+
+def test_metric_goals_and_fid_names_match_name_parts_not_substrings():
+    """'fid' inside 'confident' makes neither an FID nor a lower-is-better metric (the progress bar, the
+    sweep's plot and W&B's summary read these)."""
+    from gan_lab.metrics.goals import goal, is_fid
+
+    assert [is_fid(f"metrics/{n}") for n in ("clf_fid5k", "fid", "clf_intra_fid5k", "clf_fid5k_class_3", "clf_confident5k")] == [
+        True, True, True, True, False]
+    assert {n: goal(f"metrics/{n}") for n in ("clf_fid5k", "clf_confident5k", "stacked_kl26k", "stacked_modes_covered26k",
+                                                "clf_class_kl5k", "kid", "clf_is5k")} == {
+        "clf_fid5k": "min", "clf_confident5k": None, "stacked_kl26k": "min", "stacked_modes_covered26k": "max",
+        "clf_class_kl5k": "min", "kid": "min", "clf_is5k": "max"}
