@@ -67,10 +67,10 @@ def _new_run_id() -> str:
 
 
 def wandb_tags(tags: Any, job_type: str | None) -> list[str]:
-    """``tags=`` (a list, or one string) and the job type (the experiment's ``name``; not the placeholder
-    ``default``), each once, in that order."""
+    """``tags=`` (a list, or one string) and the job type (the recipe's ``name``: ``quickstart`` or a preset's),
+    each once, in that order."""
     listed = [tags] if isinstance(tags, str) else list(tags or [])
-    if job_type not in (None, "", "default"):
+    if job_type not in (None, ""):
         listed.append(job_type)
     return list(dict.fromkeys(str(tag) for tag in listed))
 

@@ -100,9 +100,10 @@ def run_labels(cfg: DictConfig) -> tuple[str, str]:
     overrides, varying = _task_overrides()
     if varying is not None:
         overrides = [o for o in overrides if o.lstrip("+~").split("=")[0] in varying]
-    run_name = " ".join(overrides)[:128] or "default"
+    name = str(cfg.get("name") or "quickstart")  # the recipe: conf/train.yaml's defaults list, or a preset
+    run_name = " ".join(overrides)[:128] or name
     setting = " ".join(o for o in overrides if o.lstrip("+~").split("=")[0] != "seed")[:128]
-    return run_name, setting or str(cfg.get("name") or "default")
+    return run_name, setting or name
 
 
 def hyperparameters(cfg: DictConfig, module: GAN) -> dict[str, Any]:

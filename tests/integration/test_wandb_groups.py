@@ -35,7 +35,7 @@ def test_a_loss_sweep_over_two_seeds_makes_two_groups_of_two_runs_whatever_the_n
             assert record.entity == "my-team"
             assert summary["tags"] == ["mnist", "quick"]
         else:
-            assert record.job_type == "default" and list(record.tags) == [] and summary["tags"] == []
+            assert record.job_type == "quickstart" and list(record.tags) == ["quickstart"] and summary["tags"] == []
     assert groups == {"loss=minimax": ["loss=minimax seed=1", "loss=minimax seed=2"],
                       "loss=nonsaturating": ["loss=nonsaturating seed=1", "loss=nonsaturating seed=2"]}
 
@@ -57,7 +57,7 @@ def test_the_rows_of_a_preset_ablation_are_groups_of_their_own_though_the_preset
 def test_a_sweep_over_seeds_alone_is_grouped_by_its_name(monkeypatch):
     monkeypatch.setattr(runner, "_task_overrides", lambda: (["seed=3"], {"seed"}))
     assert runner.run_labels(compose_cfg(["name=baseline"])) == ("seed=3", "baseline")
-    assert runner.run_labels(compose_cfg([])) == ("seed=3", "default")
+    assert runner.run_labels(compose_cfg([])) == ("seed=3", "quickstart")  # the default run's recipe
 
 
 def test_the_online_recipe_keys_reach_the_wandb_logger(tmp_path, monkeypatch):
