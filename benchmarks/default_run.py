@@ -3,6 +3,7 @@
     python benchmarks/default_run.py              # 3 runs, one after another
     python benchmarks/default_run.py --runs 1 trainer.max_steps=2000   # extra overrides for every run
     python benchmarks/default_run.py --runs 1 task=conditional         # the default run, class-conditional
+    python benchmarks/default_run.py --seeds loss=rpgan trainer.max_steps=6000   # a candidate, seeds 0, 1, 2
 
 Each run is the real CLI in a subprocess (``python train.py`` plus ``hydra.run.dir``), with an empty
 ``GAN_LAB_CACHE`` so that the digit classifier is fitted and the real statistics are computed again, as
@@ -71,20 +72,22 @@ def one_run(index: int, overrides: list[str], work: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seeds", action="store_true", help="run i with seed=i (a candidate's seeds); default: seed 0 each time")
     parser.add_argument("--out", type=Path, default=None, help="the result file (default benchmarks/results/default_run_<date>.json)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run (none: the default run itself)")
     args = parser.parse_args()
     rows, grid = [], None
     with tempfile.TemporaryDirectory(prefix="default_run_") as tmp:
         for index in range(args.runs):
-            rows.append(one_run(index, args.overrides, Path(tmp)))
+            overrides = [*args.overrides, f"seed={index}"] if args.seeds else args.overrides
+            rows.append(one_run(index, overrides, Path(tmp)))
             grids = sorted((Path(tmp) / f"run_{index}" / "samples").glob("step_*.png"))
             if index == 0 and grids:
                 grid = grids[-1].read_bytes()
             row = rows[-1]
             print(f"run {index + 1}: {row['wall_s']:.0f} s wall, clf_fid5k {row['clf_fid5k']}, classes {row['classes_covered']}, "
                   f"precision {row['precision']}, recall {row['recall']}", flush=True)
-    figures = {"overrides": args.overrides, "runs": rows,
+    figures = {"overrides": args.overrides, "seeds": list(range(args.runs)) if args.seeds else [0] * args.runs, "runs": rows,
                "mean_wall_s": statistics.mean(r["wall_s"] for r in rows),
                "mean_clf_fid5k": statistics.mean(r["clf_fid5k"] for r in rows),
                "goal": {"clf_fid5k": 10, "classes_covered": 10, "wall_s_at_1000_img_s": 300}}

@@ -71,6 +71,8 @@ cached distances by m_k (l. 158); identical up to rounding.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
@@ -133,15 +135,6 @@ def _kernel_grad(mt: torch.Tensor, e: torch.Tensor, grad: torch.Tensor) -> torch
     return torch.stack([torch.sub(x.unsqueeze(1), x.unsqueeze(2), out=buf).sign_().mul_(w).sum(2) for x in mt.unbind(1)], 1)
 
 
-def _kernel_grad_differentiable(mt: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """:func:`_kernel_grad` with E recomputed from ``mt``, by ops autograd differentiates (double
-    backward); far pairs keep exp(-FAR_L1), E's diagonal is 1: neither matters (sign(0) = 0)."""
-    diffs = [x.unsqueeze(1) - x.unsqueeze(2) for x in mt.unbind(1)]  # M_jc - M_ic, [K, N, N] each
-    e = torch.exp(-sum(diff.abs() for diff in diffs).clamp(max=FAR_L1))
-    w = (grad.unsqueeze(2) + grad.unsqueeze(1)) * e
-    return torch.stack([(diff.sign() * w).sum(2) for diff in diffs], 1)
-
-
 class PairKernelSums(torch.autograd.Function):
     """``mt`` = M as [K, C, N] -> (s [K, N], E [K, N, N]), s_ki = sum_{j != i} E_kij (§3.2; E as in
     :func:`_kernel_matrix`, returned for the backward only, not differentiable). Hand-written backward
@@ -164,8 +157,8 @@ class PairKernelSums(torch.autograd.Function):
         if grad is None:
             return None
         mt, e = ctx.saved_tensors
-        if torch.is_grad_enabled():  # create_graph=True (gradient penalties)
-            return _kernel_grad_differentiable(mt, grad)
+        if torch.is_grad_enabled():  # create_graph=True (gradient penalties): E again, by differentiable ops
+            return _grad_by_pairs(mt, grad)
         return _kernel_grad(mt, e, grad)
 
     @staticmethod
@@ -183,22 +176,19 @@ def _sums_by_pairs(mt: torch.Tensor) -> torch.Tensor:
 
 
 def _grad_by_pairs(mt: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """:func:`_kernel_grad` with E recomputed from ``mt`` (nothing saved by the forward), for Inductor;
-    the diagonal's sign(0) = 0 drops the j = i term."""
+    """:func:`_kernel_grad` with E recomputed from ``mt`` (nothing saved by the forward): for Inductor, and
+    eagerly by ops autograd differentiates (double backward, ``create_graph=True``); the diagonal's
+    sign(0) = 0 drops the j = i term."""
     diff = mt.unsqueeze(3) - mt.unsqueeze(2)  # M_ic - M_jc, [K, C, N, N]
     d = diff.abs().sum(1)
     w = (grad.unsqueeze(2) + grad.unsqueeze(1)) * torch.where(d < FAR_L1, torch.exp(-d.clamp(max=FAR_L1)), 0.0)
     return -(diff.sign() * w.unsqueeze(1)).sum(3)
 
 
-_COMPILED: dict[str, object] = {}
-
-
+@functools.cache
 def _compiled(fn):
     """``torch.compile(fn)`` once per process (one specialisation per shape: a batch size is one shape)."""
-    if fn.__name__ not in _COMPILED:
-        _COMPILED[fn.__name__] = torch.compile(fn, dynamic=False)
-    return _COMPILED[fn.__name__]
+    return torch.compile(fn, dynamic=False)
 
 
 class CompiledPairKernelSums(torch.autograd.Function):
@@ -219,8 +209,8 @@ class CompiledPairKernelSums(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         (mt,) = ctx.saved_tensors
-        if torch.is_grad_enabled():  # create_graph=True (gradient penalties)
-            return _kernel_grad_differentiable(mt, grad)
+        if torch.is_grad_enabled():  # create_graph=True (gradient penalties): eager, by differentiable ops
+            return _grad_by_pairs(mt, grad)
         return _compiled(_grad_by_pairs)(mt, grad.contiguous())
 
     @staticmethod
