@@ -121,6 +121,15 @@ def run_cell(command: list[str], run_dir: Path, threads: int) -> tuple[dict, flo
     return json.loads((run_dir / "summary.json").read_text()), seconds
 
 
+def run_cells(cells: dict, jobs: int, threads: int):
+    """Run ``{key: (command, run_dir)}``, ``jobs`` at a time in the given order; yields ``(key, summary, seconds)``
+    as each finishes (:func:`run_cell`)."""
+    with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as pool:
+        futures = {pool.submit(run_cell, command, run_dir, threads): key for key, (command, run_dir) in cells.items()}
+        for future in concurrent.futures.as_completed(futures):
+            yield futures[future], *future.result()
+
+
 def member_metrics(summary: dict, prefixes: dict[str, str]) -> list[dict]:
     """Every seed's seed and final metrics, from a run's ``summary.json`` (one member for a single run): for
     each ``name: prefix``, the value of the metric whose key starts with the prefix (its sample-count tag varies)."""
@@ -183,17 +192,13 @@ def main() -> None:
     print(f"# {len(cells)} cell(s), {args.jobs} at a time, {args.threads} thread(s) each; run folders under {runs}", flush=True)
     started = time.perf_counter()
     results: dict[tuple[str, str], tuple[list[dict], float, float, str]] = {}
-    with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        futures = {pool.submit(run_cell, commands[c], runs / slug(c[0]) / c[1], args.threads): c for c in cells}
-        for future in concurrent.futures.as_completed(futures):
-            name, d = futures[future]
-            summary, seconds = future.result()
-            per_seed = member_results(summary, d)
-            results[name, d] = per_seed, seconds, summary["wall_seconds"], summary["run_dir"]
-            modes, hq = mean_se([r["modes_covered"] for r in per_seed]), mean_se([100 * r["high_quality_fraction"] for r in per_seed])
-            print(f"{name:24s} {d:7s} modes {modes[0]:.1f} ± {modes[1]:.1f}  HQ {hq[0]:.1f} ± {hq[1]:.1f}%  per seed "
-                  f"{[(r['modes_covered'], round(100 * r['high_quality_fraction'], 1)) for r in per_seed]}  ({steps[d]} iterations, "
-                  f"{seconds / 60:.1f} min; {(time.perf_counter() - started) / 60:.1f} min since start)", flush=True)
+    for (name, d), summary, seconds in run_cells({c: (commands[c], runs / slug(c[0]) / c[1]) for c in cells}, args.jobs, args.threads):
+        per_seed = member_results(summary, d)
+        results[name, d] = per_seed, seconds, summary["wall_seconds"], summary["run_dir"]
+        modes, hq = mean_se([r["modes_covered"] for r in per_seed]), mean_se([100 * r["high_quality_fraction"] for r in per_seed])
+        print(f"{name:24s} {d:7s} modes {modes[0]:.1f} ± {modes[1]:.1f}  HQ {hq[0]:.1f} ± {hq[1]:.1f}%  per seed "
+              f"{[(r['modes_covered'], round(100 * r['high_quality_fraction'], 1)) for r in per_seed]}  ({steps[d]} iterations, "
+              f"{seconds / 60:.1f} min; {(time.perf_counter() - started) / 60:.1f} min since start)", flush=True)
     wall = time.perf_counter() - started
     figures = {
         "protocol": args.protocol, "experiment": f"experiment=mode_collapse_{args.protocol}", "iterations": steps,

@@ -246,10 +246,41 @@ def render_semi_supervised(paths: list[str]) -> str:
     return text + source(path, data)
 
 
+def render_default_candidates(paths: list[str]) -> str:
+    """benchmarks/default_run.py files, one a candidate recipe (issue 25): mean ± s.e. over its runs' seeds, against
+    the goals of a new default (clf_fid5k ≤ 4, precision ≥ 0.75, recall ≥ 0.85, confident share within 8 points of
+    the held-out real digits'; in the time budget)."""
+    rows, sources = [], []
+    for path in paths:
+        data = load(path)
+        f, runs = data["figures"], data["figures"]["runs"]
+        reference = data.get("reference")
+        budget = 300 * 1000 / reference["plain_loop_img_s"] if reference else None
+        confident = [100 * r["confident"] for r in runs]
+        real = 100 * runs[0]["real_confident"]
+        goals = {"clf_fid5k ≤ 4": statistics.mean(r["clf_fid5k"] for r in runs) <= 4,
+                 "precision ≥ 0.75": statistics.mean(r["precision"] for r in runs) >= 0.75,
+                 "recall ≥ 0.85": statistics.mean(r["recall"] for r in runs) >= 0.85,
+                 "confident within 8 points": abs(statistics.mean(confident) - real) <= 8,
+                 "in budget": budget is not None and f["mean_wall_s"] <= budget}
+        rows.append([f"`{' '.join(f['overrides'])}`" if f["overrides"] else "today's recipe (`python train.py`)",
+                     ", ".join(map(str, f.get("seeds", []))), f"{runs[0]['steps']:,}",
+                     f"{num(f['mean_wall_s'], 0)}" + (f" / {budget:.0f}" if budget else ""),
+                     mean_se([r["clf_fid5k"] for r in runs], 2), mean_se([r["classes_covered"] for r in runs]),
+                     mean_se([r["precision"] for r in runs], 2), mean_se([r["recall"] for r in runs], 2),
+                     f"{mean_se(confident)} (real {real:.1f})",
+                     ", ".join(goal for goal, met in goals.items() if not met) or "all met"])
+        sources.append(source(path, data))
+    header = ["candidate", "seeds", "iterations", "mean wall s / budget", "clf_fid5k", "classes", "precision", "recall",
+              "% confident (p > 0.9)", "goals missed"]
+    return table(header, rows) + "\n" + "".join(sources)
+
+
 RENDERERS: dict[str, Callable[[list[str]], str]] = {
     "throughput": render_throughput,
     "ensemble": render_ensemble,
     "default_run": render_default_run,
+    "default_candidates": render_default_candidates,
     "cli_startup": render_cli_startup,
     "metrics_speed": render_metrics_speed,
     "mode_collapse": render_mode_collapse,

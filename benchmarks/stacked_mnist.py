@@ -5,7 +5,7 @@ A row is a set of overrides of ``experiment=stacked_mnist_<protocol>`` (``conf/e
 ``python train.py`` run, its seeds trained as one ensemble (``ensemble.seeds``); this script runs the rows, reads
 each run's ``summary.json`` (its ``members``) and writes the table to a result file (rendered in docs/results.md).
 
-    python benchmarks/stacked_mnist.py --rows all                  # the CPU protocol's table, 3 seeds a row
+    python benchmarks/stacked_mnist.py --rows all --jobs 2         # the CPU protocol's table, 3 seeds a row, 2 rows at a time
     python benchmarks/stacked_mnist.py --rows DCGAN PacGAN2
     python benchmarks/stacked_mnist.py --rows all --quick          # 2 seeds x 200 iterations, 2,000 samples: a smoke run
     python benchmarks/stacked_mnist.py --rows all --print          # the rows' train.py commands, nothing run
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.mode_collapse import mean_se, member_metrics, run_cell, slug  # noqa: E402
+from benchmarks.mode_collapse import mean_se, member_metrics, run_cells, slug  # noqa: E402
 from benchmarks.record import ROOT, write_result  # noqa: E402
 
 BATCH = 64  # PacGAN's: 64 examples, or 64 packs of m (PacGAN's D sees m stacks in 3m channels)
@@ -36,6 +36,10 @@ ROWS: dict[str, list[str]] = {
     "label smoothing": ["trick=label_smoothing"],
     "minibatch discrimination": ["trick=minibatch_discrimination", "tricks.minibatch_discrimination.compile=true"],
 }
+
+#: ms per iteration of each row's 3-seed ensemble at 2 threads (100-iteration runs, 2026-12-06, plain loop 856.3 img/s):
+#: the order in which --jobs starts them, costliest first (minibatch discrimination's: an estimate)
+COST = {"DCGAN": 345, "PacGAN2": 487, "R3GAN": 421, "label smoothing": 345, "minibatch discrimination": 400}
 
 #: published rows, (modes, KL): (mean, s.e.) pairs where the paper gives an s.e., else bare means. Read from PacGAN
 #: Table 2 (github.com/fjxmlzn/PacGAN stacked_MNIST_experiments/results/Table2.png: "reverse KL divergence over the
@@ -78,7 +82,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="trainer.max_steps (the protocol's)")
     parser.add_argument("--samples", type=int, help="metrics.num_samples (the protocol's: 26,000)")
     parser.add_argument("--quick", action="store_true", help="2 seeds x 200 iterations, 2,000 samples: a smoke run, not numbers")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads of each run (rows run one at a time)")
+    parser.add_argument("--jobs", type=int, default=1, help="rows at a time (2 = one per core, with --threads 1)")
+    parser.add_argument("--threads", type=int, help="torch threads of each run (default: 2 // jobs, at least 1)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="overrides for every row")
     parser.add_argument("--runs", type=Path, default=None, help="the rows' run folders (default outputs/stacked_mnist/<date-time>)")
@@ -99,9 +104,11 @@ def main() -> None:
             print(shlex.join(["python", *command[1:]]))
         return
 
+    threads = args.threads or max(1, 2 // args.jobs)
+    order = sorted(names, key=lambda name: -COST[name])  # the costliest first, so that --jobs ends together
+    print(f"# {len(names)} row(s), {args.jobs} at a time, {threads} thread(s) each; run folders under {runs}", flush=True)
     started, results = time.perf_counter(), {}
-    for name in names:
-        summary, seconds = run_cell(commands[name], runs / slug(name), args.threads)
+    for name, summary, seconds in run_cells({name: (commands[name], runs / slug(name)) for name in order}, args.jobs, threads):
         per_seed = member_results(summary)
         protocol = summary["metrics"]["metrics/protocol"]
         results[name] = {"overrides": ROWS[name], "command": shlex.join(["python", *commands[name][1:]]), "results": per_seed,
@@ -109,10 +116,11 @@ def main() -> None:
                          "run_dir": summary["run_dir"], "held_out_real": protocol.get("held_out_real")}
         modes, kl = mean_se([r["modes_covered"] for r in per_seed]), mean_se([r["kl"] for r in per_seed])
         print(f"{name:24s} modes {modes[0]:.1f} ± {modes[1]:.1f}  KL {kl[0]:.2f} ± {kl[1]:.2f}  per seed "
-              f"{[(r['modes_covered'], round(r['kl'], 2)) for r in per_seed]}  ({summary['steps']} iterations, {seconds / 60:.1f} min)",
-              flush=True)
+              f"{[(r['modes_covered'], round(r['kl'], 2)) for r in per_seed]}  ({summary['steps']} iterations, {seconds / 60:.1f} min; "
+              f"{(time.perf_counter() - started) / 60:.1f} min since start)", flush=True)
+    results = {name: results[name] for name in names}  # the table in the rows' order
     wall = time.perf_counter() - started
-    figures = {"protocol": args.protocol, "experiment": f"experiment=stacked_mnist_{args.protocol}", "threads": args.threads,
+    figures = {"protocol": args.protocol, "experiment": f"experiment=stacked_mnist_{args.protocol}", "jobs": args.jobs, "threads": threads,
                "device": args.device, "overrides": args.set, "wall_seconds": wall, "runs": results, "published": PUBLISHED}
     print(f"\nwall time {wall / 60:.1f} min")
     tag = f"{args.protocol}_{'all' if args.rows == ['all'] else slug('_'.join(names))}{'_quick' if args.quick else ''}"

@@ -3,7 +3,8 @@ class coverage / precision-recall), by 2-D mode coverage, or by Stacked MNIST's 
 (``gan_lab.metrics.stacked``).
 
 :class:`ClassifierMetrics` is the config's ``_target_`` (its options; checks before any data is
-read); its ``build`` makes the :class:`ClassifierEvaluator` of a loaded dataset, for the training
+read); its ``build`` makes the :class:`ClassifierEvaluator` (or, on Stacked MNIST, the :class:`StackedEvaluator`) of a
+loaded dataset, for the training
 callback (``gan_lab/callbacks/evaluation.py``) and ``python -m gan_lab.evaluate`` alike.
 Real statistics (mean, covariance and the features themselves) are computed once per (dataset,
 split, resolution, extractor, count) and cached on disk under ``cache_dir()/real_stats``. Names
@@ -34,6 +35,8 @@ from typing import Callable
 
 import torch
 
+from torchmetrics import Metric
+
 from gan_lab.data.datasets import cache_dir, write_cache
 from gan_lab.errors import ConfigError
 from gan_lab.metrics import precision_recall as prc
@@ -44,22 +47,24 @@ from gan_lab.metrics.stacked import ModeHistogram, channel_digits, expected_kl_o
 from gan_lab.metrics.statistics import CONFIDENT, ClassFeatureStatistics, SampleStatistics, class_statistics, frechet_distance, mean_cov
 
 
-class ClassMatch:
+class ClassMatch(Metric):
     """Running count of generated samples whose classifier class (argmax of the logits) is the class they
-    were generated for; ``share`` sums the counts over DDP ranks (every rank must call it)."""
+    were generated for (a torchmetrics ``Metric``: the counts are summed over DDP ranks; every rank must
+    call ``compute``); ``compute`` returns their share."""
+
+    full_state_update = False
 
     def __init__(self) -> None:
-        self.matches, self.count = 0, 0
+        super().__init__()
+        self.add_state("matches", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, logits: torch.Tensor, classes: torch.Tensor) -> None:
-        self.matches += int((logits.argmax(1) == classes.to(logits.device)).sum())
-        self.count += int(classes.numel())
+        self.matches += (logits.argmax(1) == classes.to(logits.device)).sum()
+        self.count += classes.numel()
 
-    def share(self, world_size: int = 1, device: torch.device | str = "cpu") -> float:
-        counts = torch.tensor([self.matches, self.count], dtype=torch.float64, device=device)
-        if world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.all_reduce(counts)
-        return float(counts[0] / counts[1]) if counts[1] > 0 else float("nan")
+    def compute(self) -> float:
+        return float(self.matches / self.count) if self.count > 0 else float("nan")
 
 
 def check_labels(dataset: str, num_classes: int | None) -> None:
@@ -86,15 +91,11 @@ class ClassifierEvaluator:
         self.real_split = real_split
         self.real_extractions = 0  # how often real features were computed (0 on a cache hit)
         self._real_class_stats = None  # per-class real statistics, the first time a conditional G is scored
-        self.stacked = False  # data=stacked_mnist: gan_lab.metrics.stacked's mode count instead of FID
         if data.kind == "points":
             if "means" not in data.info:
                 raise ConfigError(f"metrics on 2-D data need a Gaussian mixture with known modes (data=ring8 or data=grid25), got data={dataset}")
             self.means, self.std = data.info["means"], float(std)
             self.protocol = {"extractor": "none (2-D points, PacGAN §5.1 mode coverage)", "num_samples": self.num_samples}
-            return
-        if data.info.get("stacked"):  # Stacked MNIST: the papers' mode count on each channel's digit
-            self._stacked_protocol(data, classifier_seed, cache_dir)
             return
         if data.train_y is None or data.num_classes is None:
             check_labels(dataset, None)
@@ -120,24 +121,6 @@ class ClassifierEvaluator:
         }
         if self.real_data_floor is not None:
             self.protocol["real_data_floor"] = self.real_data_floor
-
-    def _stacked_protocol(self, data, classifier_seed: int, cache_dir) -> None:
-        """Stacked MNIST (``gan_lab.metrics.stacked``): the digit classifier of the stacks' digits, and the
-        mode count and KL of the held-out real stacks as the reference."""
-        self.classifier, info = load_or_train(data.info["stacked"], data.info["digits"], seed=classifier_seed, cache=cache_dir)
-        self.stacked = True
-        real = ModeHistogram()
-        for chunk in data.val_x.split(self.batch_size):
-            real.update(modes_of(channel_digits(self.classifier, chunk)))
-        held_out = real.compute()
-        self.protocol = {
-            "extractor": f"digit classifier of {data.info['stacked']} on each channel ({100 * info['val_accuracy']:.1f}% held-out "
-                         "accuracy); mode = 100 r + 10 g + b (VEEGAN §5.2, PacGAN §5.2)",
-            "classifier_path": info["path"],
-            "num_samples": self.num_samples,
-            "held_out_real": {"images": int(data.val_x.shape[0]), "modes_covered": held_out["modes_covered"], "kl": held_out["kl"]},
-            "kl_of_uniform_draws": expected_kl_of_uniform_draws(self.num_samples),
-        }
 
     @torch.no_grad()
     def held_out_fid(self) -> dict | None:
@@ -196,15 +179,6 @@ class ClassifierEvaluator:
         (:class:`ClassMatch`); it must do so on every call.
         """
         n_local = shard(self.num_samples, rank, world_size)
-        if self.stacked:
-            device = next(self.classifier.parameters()).device
-            histogram = ModeHistogram(device)
-            for start in range(0, n_local, self.batch_size):
-                images, _ = _images_and_classes(generate(min(self.batch_size, n_local - start)))
-                histogram.update(modes_of(channel_digits(self.classifier, images.to(device))))
-            modes = histogram.compute(world_size)
-            return {f"metrics/stacked_modes_covered{self.tag}": float(modes["modes_covered"]),
-                    f"metrics/stacked_kl{self.tag}": modes["kl"]}
         if self.data.kind == "points":
             samples = generate(n_local)
             if gather is not None and world_size > 1:
@@ -220,9 +194,10 @@ class ClassifierEvaluator:
             images, classes = _images_and_classes(generate(n))
             logits, feats = self.classifier(images.to(device))
             if classes is not None:
-                match = match or ClassMatch()
+                if match is None:
+                    match = ClassMatch().to(device)
+                    per_class = ClassFeatureStatistics(self.classifier.feature_dim, self.classifier.num_classes).to(device)
                 match.update(logits, classes)
-                per_class = per_class or ClassFeatureStatistics(self.classifier.feature_dim, self.classifier.num_classes).to(device)
                 per_class.update(feats, classes)
             stats.update(feats, logits.softmax(1))
             fake.append(feats)
@@ -243,7 +218,7 @@ class ClassifierEvaluator:
             scores = prc.prdc(self.real_features.to(fake.device), fake)
             values.update({f"metrics/clf_{name}{t}": value for name, value in scores.items()})
         if match is not None:
-            values[f"metrics/clf_class_match{t}"] = match.share(world_size, device)
+            values[f"metrics/clf_class_match{t}"] = match.compute()  # sums the counts over DDP ranks
             values.update(self.class_fids(per_class.compute()))  # all-reduces the sums under DDP
         return values
 
@@ -275,6 +250,44 @@ def _images_and_classes(generated) -> tuple[torch.Tensor, torch.Tensor | None]:
     return generated, None
 
 
+class StackedEvaluator:
+    """Stacked MNIST's metrics (``metrics=classifier`` on ``data=stacked_mnist``; ``gan_lab.metrics.stacked``):
+    each channel of a sample classified by the digit classifier of the stacks' digits, the modes covered and
+    KL(mode histogram || uniform); the held-out real stacks' values are in the protocol (the ceiling)."""
+
+    scores_classes = False
+
+    def __init__(self, data, num_samples: int, batch_size: int = 500, classifier_seed: int = 0, cache_dir=None) -> None:
+        self.num_samples, self.batch_size = int(num_samples), int(batch_size)
+        self.tag = count_tag(self.num_samples)
+        self.classifier, info = load_or_train(data.info["stacked"], data.info["digits"], seed=classifier_seed, cache=cache_dir)
+        real = ModeHistogram()
+        for chunk in data.val_x.split(self.batch_size):
+            real.update(modes_of(channel_digits(self.classifier, chunk)))
+        held_out = real.compute()
+        self.protocol = {
+            "extractor": f"digit classifier of {data.info['stacked']} on each channel ({100 * info['val_accuracy']:.1f}% held-out "
+                         "accuracy); mode = 100 r + 10 g + b (VEEGAN §5.2, PacGAN §5.2)",
+            "classifier_path": info["path"],
+            "num_samples": self.num_samples,
+            "held_out_real": {"images": int(data.val_x.shape[0]), "modes_covered": held_out["modes_covered"], "kl": held_out["kl"]},
+            "kl_of_uniform_draws": expected_kl_of_uniform_draws(self.num_samples),
+        }
+
+    @torch.no_grad()
+    def evaluate(self, generate: Callable[[int], torch.Tensor], rank: int = 0, world_size: int = 1, gather=None) -> dict[str, float]:
+        """Modes covered and KL of ``num_samples`` samples; under DDP each rank scores its share and the
+        histograms are summed (every rank calls this)."""
+        n_local = shard(self.num_samples, rank, world_size)
+        device = next(self.classifier.parameters()).device
+        histogram = ModeHistogram(device)
+        for start in range(0, n_local, self.batch_size):
+            images, _ = _images_and_classes(generate(min(self.batch_size, n_local - start)))
+            histogram.update(modes_of(channel_digits(self.classifier, images.to(device))))
+        modes = histogram.compute()  # sums the counts over DDP ranks
+        return {f"metrics/stacked_modes_covered{self.tag}": float(modes["modes_covered"]), f"metrics/stacked_kl{self.tag}": modes["kl"]}
+
+
 class ClassifierMetrics(Scorer):
     """``metrics=classifier`` options: what to build once the data is loaded."""
 
@@ -292,11 +305,14 @@ class ClassifierMetrics(Scorer):
                 raise
             self.disabled = str(err)  # the default metrics config: say so once, train anyway
 
-    def build(self, data, device=None, rank: int = 0, world_size: int = 1, barrier=None) -> ClassifierEvaluator:
+    def build(self, data, device=None, rank: int = 0, world_size: int = 1, barrier=None) -> ClassifierEvaluator | StackedEvaluator:
         if data.kind == "points" and world_size > 1 and self.num_samples % world_size:
             raise ConfigError(f"metrics.num_samples={self.num_samples} must be divisible by the {world_size} ranks on 2-D data")
-        evaluator = ClassifierEvaluator(self.dataset, data, self.num_samples, self.batch_size, self.classifier_seed,
-                                        std=data.info.get("std"), real_split=self.real_split, cache_dir=self.cache_dir)
+        if data.info.get("stacked"):  # Stacked MNIST: the papers' mode count on each channel's digit, not FID
+            evaluator = StackedEvaluator(data, self.num_samples, self.batch_size, self.classifier_seed, self.cache_dir)
+        else:
+            evaluator = ClassifierEvaluator(self.dataset, data, self.num_samples, self.batch_size, self.classifier_seed,
+                                            std=data.info.get("std"), real_split=self.real_split, cache_dir=self.cache_dir)
         if device is not None and data.kind == "image":
             evaluator.classifier.to(device)
         return evaluator

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torchmetrics import Metric
 
 MODES = 1000
 
@@ -41,21 +42,22 @@ def histogram_metrics(counts: torch.Tensor) -> dict[str, float]:
     return {"modes_covered": int((counts > 0).sum()), "kl": float((seen * (seen * MODES).log()).sum())}
 
 
-class ModeHistogram:
-    """Running counts of the modes of generated samples; ``compute`` sums them over DDP ranks (every rank
-    must call it) and returns :func:`histogram_metrics`."""
+class ModeHistogram(Metric):
+    """Running counts of the modes of generated samples (a torchmetrics ``Metric``: the counts are summed over
+    DDP ranks by ``dist_reduce_fx="sum"``; every rank must call ``compute``), :func:`histogram_metrics` of them."""
+
+    full_state_update = False
 
     def __init__(self, device: torch.device | str = "cpu") -> None:
-        self.counts = torch.zeros(MODES, dtype=torch.float64, device=device)
+        super().__init__()
+        self.add_state("counts", torch.zeros(MODES, dtype=torch.float64), dist_reduce_fx="sum")
+        self.to(device)
 
     def update(self, modes: torch.Tensor) -> None:
         self.counts += torch.bincount(modes.to(self.counts.device), minlength=MODES).double()
 
-    def compute(self, world_size: int = 1) -> dict[str, float]:
-        counts = self.counts.clone()
-        if world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.all_reduce(counts)
-        return histogram_metrics(counts)
+    def compute(self) -> dict[str, float]:
+        return histogram_metrics(self.counts)
 
 
 def expected_kl_of_uniform_draws(n: int) -> float:

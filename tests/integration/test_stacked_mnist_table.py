@@ -12,11 +12,12 @@ from tests.conftest import ROOT
 def test_the_table_is_train_py_runs_read_from_their_summaries(tmp_path):
     out = tmp_path / "table.json"
     done = subprocess.run([sys.executable, "benchmarks/stacked_mnist.py", "--rows", "DCGAN", "PacGAN2", "--steps", "4", "--seeds", "2",
-                           "--samples", "1000", "--set", "data.num_train=2000", "data.num_val=1000", "model.generator.width=8",
+                           "--samples", "1000", "--jobs", "2", "--set", "data.num_train=2000", "data.num_val=1000", "model.generator.width=8",
                            "model.discriminator.width=8", "--runs", str(tmp_path / "runs"), "--out", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     figures = json.loads(out.read_text())["figures"]
+    assert list(figures["runs"]) == ["DCGAN", "PacGAN2"] and (figures["jobs"], figures["threads"]) == (2, 1)  # rows' order, not finish order
     for name in ("DCGAN", "PacGAN2"):
         run = figures["runs"][name]
         summary = json.loads((tmp_path / "runs" / stacked_mnist.slug(name) / "summary.json").read_text())
@@ -32,6 +33,8 @@ def test_the_table_is_train_py_runs_read_from_their_summaries(tmp_path):
 
 def test_every_row_composes_with_the_cpu_protocol():
     from tests.conftest import compose_cfg
+
+    assert set(stacked_mnist.COST) == set(stacked_mnist.ROWS)  # --jobs starts the costliest first
 
     for name, row in stacked_mnist.ROWS.items():
         cfg = compose_cfg(["experiment=stacked_mnist_cpu", *row], fast=False)

@@ -58,7 +58,7 @@ def test_class_match_is_the_share_of_samples_classified_as_their_class():
     # argmax per row: 0, 2, 1 | asked for 0, 2, 0 -> 2 of 3
     match.update(torch.tensor([[3.0, 1.0, 0.0], [0.0, 1.0, 5.0], [0.0, 2.0, 1.0]]), torch.tensor([0, 2, 0]))
     match.update(torch.tensor([[0.0, 0.0, 9.0]]), torch.tensor([2]))  # one more match: 3 of 4
-    assert match.share() == 0.75
+    assert match.compute() == 0.75
     images = torch.zeros(2, 1, 4, 4)
     assert _images_and_classes(images)[1] is None
     assert _images_and_classes((images, torch.tensor([1, 0])))[1].tolist() == [1, 0]

@@ -61,11 +61,12 @@ def test_real_stacks_cover_the_modes_and_one_stack_covers_one(gan_lab_cache):
     """On the embedded digits: the held-out real stacks cover nearly every mode their count allows, and a
     G that draws one stack over and over covers 1 mode with KL = log 1000."""
     from gan_lab.data.stacked import load_stacked_mnist
-    from gan_lab.metrics.classifier_metrics import ClassifierEvaluator
+    from gan_lab.metrics.classifier_metrics import ClassifierMetrics, StackedEvaluator
 
     data = load_stacked_mnist(28, num_train=3000, num_val=3000)
     assert data.num_classes == 1000 and data.train_x.shape == (3000, 3, 28, 28)
-    evaluator = ClassifierEvaluator("stacked_mnist", data, num_samples=3000)
+    evaluator = ClassifierMetrics("stacked_mnist", num_samples=3000, num_classes=1000).build(data)  # what metrics=classifier builds
+    assert isinstance(evaluator, StackedEvaluator)
     real = evaluator.protocol["held_out_real"]
     # 3,000 uniform draws of 1,000 modes cover 1000 (1 - e^-3) = 950 on average; the classifier's errors move a few
     assert real["images"] == 3000 and 900 <= real["modes_covered"] <= 1000 and real["kl"] < 0.3
