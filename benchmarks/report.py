@@ -199,20 +199,22 @@ def render_mode_collapse_published(paths: list[str]) -> str:
 def render_stacked_mnist(paths: list[str]) -> str:
     """benchmarks/stacked_mnist.py files: modes covered (of 1,000) and KL, mean ± s.e. over seeds, with each row's
     minutes; then the held-out real stacks' values and the published rows the file carries."""
-    rows, sources, real = [], [], None
+    rows, sources, real, published = [], [], None, {}
     for path in paths:
         data = load(path)
         f = data["figures"]
         for name, run in f["runs"].items():
             results = run["results"]
-            rows.append([name, mean_se([r["modes_covered"] for r in results]), mean_se([r["kl"] for r in results], 2),
+            label = f"{name} (`{' '.join(f['overrides'])}`)" if f.get("overrides") else name
+            rows.append([label, mean_se([r["modes_covered"] for r in results]), mean_se([r["kl"] for r in results], 2),
                          str(len(results)), f"{run['steps']:,}", num(run["seconds"] / 60)])
             real = real or run.get("held_out_real")
         sources.append(source(path, data).rstrip("\n") + f"; {num(f['wall_seconds'] / 60)} min of wall time\n")
-        for paper, published in f["published"].items():
-            for name, (modes, kl) in published.items():
-                rows.append([f"{name} ({paper})", *(f"{v[0]:g} ± {v[1]:g}" if isinstance(v, list) else f"{v:g}" for v in (modes, kl)),
-                             "", "", ""])
+        published = {**f["published"], **published}  # each file carries them: once, after the measured rows
+    for paper, rows_of_paper in published.items():
+        for name, (modes, kl) in rows_of_paper.items():
+            rows.append([f"{name} ({paper})", *(f"{v[0]:g} ± {v[1]:g}" if isinstance(v, list) else f"{v:g}" for v in (modes, kl)),
+                         "", "", ""])
     header = ["row", "modes (of 1,000)", "KL", "seeds", "iterations", "minutes"]
     text = table(header, rows)
     if real:
