@@ -27,7 +27,8 @@ def test_the_table_is_train_py_runs_read_from_their_summaries(tmp_path):
         assert run["held_out_real"]["images"] == 1000
     assert "experiment=stacked_mnist_cpu trick=packing" in figures["runs"]["PacGAN2"]["command"]
     rendered = report.render_stacked_mnist([str(out)])
-    assert "| DCGAN |" in rendered and "| PacDCGAN2 (PacGAN (Lin et al. 2018) Table 2" in rendered
+    assert "| DCGAN (`data.num_train=2000 data.num_val=1000 model.generator.width=8 model.discriminator.width=8`) |" in rendered
+    assert rendered.count("| PacDCGAN2 (PacGAN (Lin") == 1 and "| PacDCGAN2 (PacGAN (Lin et al. 2018) Table 2" in rendered
     assert "Held-out real stacks (1,000, scored the same way)" in rendered
 
 
