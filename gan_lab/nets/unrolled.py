@@ -15,7 +15,10 @@ Table 3: 78.5 ± 17.6 modes with the 1/4 D, 487.7 ± 34.6 with the 1/2 D) and wh
 
 Deviations: TensorFlow's ``SAME`` transposed convolutions are written as ``padding=1`` (``output_padding=1``
 for 7 -> 14 and 14 -> 28): the same shapes, the kernel's alignment may differ by a pixel. BatchNorm momentum is
-PyTorch's 0.1 (TensorFlow's decay 0.9: the same) and eps 1e-5 as the original's.
+PyTorch's 0.1 (TensorFlow's decay 0.9: the same) and eps 1e-5 as the original's. The original's metric samples G
+with BatchNorm in training mode (its ``sampler`` calls ``g_bn*`` with the default ``train=True``: each batch of 128
+samples normalised by its own statistics; its VEEGAN-setup code passes ``train=False``); gan-lab samples every G in
+eval mode (running statistics), the same for both setups.
 """
 from __future__ import annotations
 
