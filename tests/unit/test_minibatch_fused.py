@@ -77,7 +77,7 @@ def test_self_pair_excluded_and_far_pairs_negligible():
     expected = cdist_sums(m.double())[:, 0]
     assert torch.all((s.double() - expected).abs() <= 1e-7 * expected + 1e-30)  # far pairs: 0, not 2e-39
     assert s[0] == pytest.approx(math.exp(-0.5)) and s[2] == 0.0 and s[3] == 0.0
-    assert FAR_L1 < 87.0  # exp(-FAR_L1) is a normal float32
+    assert FAR_L1 < 87.0  # exp(-FAR_L1) is a normal float32, and so is its product with any gradient above ~3e-21 (FAR_L1 = 40)
 
 
 def test_vmap_over_stacked_members_equals_separate_calls():

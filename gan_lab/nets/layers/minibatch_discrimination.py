@@ -62,10 +62,15 @@ compiles (~15 s in a fresh process): for long runs. With ``create_graph=True`` (
 recomputes E by differentiable ops, so double backward works; under ``torch.func.vmap`` (ensembles)
 the vmapped dim is folded into the kernel axis. The self pair j = i is excluded by zeroing E's
 diagonal (the original adds 1e6 to the distances, l. 153-154: the same values). Pairs at L1
-distance >= ``FAR_L1`` = 80 count 0 instead of exp(-L1) <= 1.8e-35: beyond ~87 exp(-L1) is a
+distance >= ``FAR_L1`` = 40 count 0 instead of exp(-L1) <= 4.2e-18: beyond ~87 exp(-L1) is a
 denormal (or underflows through one), which this CPU's exp computes ~40x slower (5% such pairs made
-exp over E 3x slower); the distances are clamped before exp instead of flushing denormals
-process-wide. o changes by less than N 1.8e-35.
+exp over E 3x slower), and the backward's (g_i + g_j) E_ij is one whenever E_ij times o's gradient drops
+below 1.2e-38: with the first threshold, 80, a gradient ~1e-3 on E ~1e-35 did, and a 5-seed iteration of the
+2-D protocol's minibatch-discrimination row took 137-147 ms instead of 85-95 ms (one thread, 2026-12-06). At
+40, E >= 4.2e-18 keeps those products normal for gradients above ~3e-21. The distances are clamped before
+exp instead of flushing denormals process-wide. o changes by less than N 4.2e-18; a gradient of that size
+moves no weight under Adam (eps 1e-8). The reference of tests/integration/test_bit_identical.py (all five
+tricks, minibatch discrimination by this kernel) did not change with 80 -> 40.
 Deviation: the init recomputes o with the updated ``log_weight_scale`` instead of dividing the
 cached distances by m_k (l. 158); identical up to rounding.
 """
@@ -86,7 +91,7 @@ __all__ = [
     "PairKernelSums",
 ]
 
-FAR_L1 = 80.0  # pairs farther apart (L1) count exp(-L1) = 0, not <= 1.8e-35 (module docstring)
+FAR_L1 = 40.0  # pairs farther apart (L1) count exp(-L1) = 0, not <= 4.2e-18 (module docstring)
 
 
 def pairwise_l1(projected: torch.Tensor) -> torch.Tensor:
@@ -168,17 +173,25 @@ class PairKernelSums(torch.autograd.Function):
         return (s.unflatten(0, mt.shape[:2]), e.unflatten(0, mt.shape[:2])), (0, 0)
 
 
-def _sums_by_pairs(mt: torch.Tensor) -> torch.Tensor:
-    """s [K, N] from ``mt`` = M as [K, C, N], written for Inductor to fuse into one loop over (k, i, j) with
-    no [K, N, N] in memory: the j = i term is exp(-0) = 1 exactly, so it is subtracted instead of masked."""
+def _sums_by_pairs(mt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(s [K, N], E [K, N, N]) from ``mt`` = M as [K, C, N], written for Inductor to fuse into one loop over (k, i, j):
+    the j = i term is exp(-0) = 1 exactly, so it is subtracted from s instead of masked (E keeps it: the backward's
+    sign(M_ic - M_ic) = 0 drops it)."""
     d = (mt.unsqueeze(3) - mt.unsqueeze(2)).abs().sum(1)  # [K, N, N]
-    return torch.where(d < FAR_L1, torch.exp(-d.clamp(max=FAR_L1)), 0.0).sum(2) - 1.0
+    e = torch.where(d < FAR_L1, torch.exp(-d.clamp(max=FAR_L1)), 0.0)
+    return e.sum(2) - 1.0, e
+
+
+def _grad_from_kernel(mt: torch.Tensor, e: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """:func:`_kernel_grad` from the forward's E, written for Inductor (one loop over (k, c, i, j), no [K, C, N, N] in
+    memory); E's diagonal is not read (sign(0) = 0)."""
+    w = (grad.unsqueeze(2) + grad.unsqueeze(1)) * e
+    return -((mt.unsqueeze(3) - mt.unsqueeze(2)).sign() * w.unsqueeze(1)).sum(3)
 
 
 def _grad_by_pairs(mt: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """:func:`_kernel_grad` with E recomputed from ``mt`` (nothing saved by the forward): for Inductor, and
-    eagerly by ops autograd differentiates (double backward, ``create_graph=True``); the diagonal's
-    sign(0) = 0 drops the j = i term."""
+    """:func:`_kernel_grad` with E recomputed from ``mt`` by ops autograd differentiates (double backward,
+    ``create_graph=True``); the diagonal's sign(0) = 0 drops the j = i term."""
     diff = mt.unsqueeze(3) - mt.unsqueeze(2)  # M_ic - M_jc, [K, C, N, N]
     d = diff.abs().sum(1)
     w = (grad.unsqueeze(2) + grad.unsqueeze(1)) * torch.where(d < FAR_L1, torch.exp(-d.clamp(max=FAR_L1)), 0.0)
@@ -192,38 +205,43 @@ def _compiled(fn):
 
 
 class CompiledPairKernelSums(torch.autograd.Function):
-    """:class:`PairKernelSums` by Inductor kernels (``tricks.minibatch_discrimination.compile=true``): the
-    forward saves only M and the backward recomputes E in its fused loop. On 2 CPU cores at N = 100, 500
-    kernels of 5 dims (a 5-seed ensemble): forward 2.7-3.4 ms against 19.5, backward 5.7-6.3 ms against
-    24.4; the first call of a shape compiles (~15 s in a fresh process, ~2 s with Inductor's cache warm).
-    Sums differ from the eager kernel's by float rounding (~4e-6 on sums of ~100)."""
+    """:class:`PairKernelSums` by Inductor kernels (``tricks.minibatch_discrimination.compile=true``): ``mt`` -> (s, E),
+    E saved for the backward (as the eager kernel does) instead of recomputed there: at K = 500, C = 5, N = 100 on
+    one thread the backward takes 8.1 ms from E against 13.6 ms recomputing it, the forward 6.5 ms either way
+    (2026-12-06; eager 37.6 / 40.7 ms). The first call of a shape compiles (~15 s in a fresh process, ~2 s with
+    Inductor's cache warm). Sums differ from the eager kernel's by float rounding (~4e-6 on sums of ~100)."""
 
     @staticmethod
-    def forward(mt: torch.Tensor) -> torch.Tensor:
+    def forward(mt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return _compiled(_sums_by_pairs)(mt)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
-        ctx.save_for_backward(inputs[0])
+        ctx.save_for_backward(inputs[0], output[1])
+        ctx.mark_non_differentiable(output[1])
+        ctx.set_materialize_grads(False)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        (mt,) = ctx.saved_tensors
+    def backward(ctx, grad: torch.Tensor | None, _grad_e: None) -> torch.Tensor | None:
+        if grad is None:
+            return None
+        mt, e = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True (gradient penalties): eager, by differentiable ops
             return _grad_by_pairs(mt, grad)
-        return _compiled(_grad_by_pairs)(mt, grad.contiguous())
+        return _compiled(_grad_from_kernel)(mt, e, grad.contiguous())
 
     @staticmethod
     def vmap(info, in_dims, mt):
         mt = mt.movedim(in_dims[0], 0)  # [B, K, C, N] -> B * K kernels
-        return CompiledPairKernelSums.apply(mt.flatten(0, 1)).unflatten(0, mt.shape[:2]), 0
+        s, e = CompiledPairKernelSums.apply(mt.flatten(0, 1))
+        return (s.unflatten(0, mt.shape[:2]), e.unflatten(0, mt.shape[:2])), (0, 0)
 
 
 def pair_kernel_sums(projected: torch.Tensor, compiled: bool = False) -> torch.Tensor:
     """sum_{j != i} c_k(x_i, x_j) = sum_{j != i} exp(-||M_ik - M_jk||_1) (§3.2): M [N, K, C] -> [N, K],
     by :class:`PairKernelSums` (eager) or :class:`CompiledPairKernelSums` (``compiled``)."""
     mt = projected.permute(1, 2, 0).contiguous()
-    return (CompiledPairKernelSums.apply(mt) if compiled else PairKernelSums.apply(mt)[0]).t()
+    return (CompiledPairKernelSums if compiled else PairKernelSums).apply(mt)[0].t()
 
 
 class MinibatchDiscrimination(nn.Module):
