@@ -19,8 +19,9 @@ slice. Random numbers drawn inside a forward (dropout, DiffAugment) use ``random
 member gets its own, but not the stream a single run of its seed would draw.
 
 Member layers instead of vmap, where the net allows: vmap pays its batching rules in Python at every op
-of every forward (a 5-member ensemble of the 2-D protocol's MLPs: G's forward 2.6 ms under vmap, 0.33 ms
-for one member alone, 2026-12-06), which is most of a small net's iteration. A net built only of
+of every forward, which is much of a small net's iteration (a 10-member ensemble of the 2-D protocol's MLPs
+on ring8: 44,449 img/s under vmap, 52,096 with member layers, 2 threads;
+``benchmarks/results/ensemble_2026-12-06_gan_mlp_ring8_m10*.json``). A net built only of
 row-wise modules (``ROW_WISE``: activations, dropout, flatten, and the MLP nets' own containers whose
 forward is row-wise) and of layers that have a member form (``nn.Linear`` -> :class:`MemberLinear`, one
 ``baddbmm``; ``nn.BatchNorm1d`` -> :class:`MemberBatchNorm1d`, each member's statistics as channels of one

@@ -65,9 +65,10 @@ diagonal (the original adds 1e6 to the distances, l. 153-154: the same values). 
 distance >= ``FAR_L1`` = 40 count 0 instead of exp(-L1) <= 4.2e-18: beyond ~87 exp(-L1) is a
 denormal (or underflows through one), which this CPU's exp computes ~40x slower (5% such pairs made
 exp over E 3x slower), and the backward's (g_i + g_j) E_ij is one whenever E_ij times o's gradient drops
-below 1.2e-38: with the first threshold, 80, a gradient ~1e-3 on E ~1e-35 did, and a 5-seed iteration of the
-2-D protocol's minibatch-discrimination row took 137-147 ms instead of 85-95 ms (one thread, 2026-12-06). At
-40, E >= 4.2e-18 keeps those products normal for gradients above ~3e-21. The distances are clamped before
+below 1.2e-38: with the first threshold, 80, a gradient ~1e-3 on E ~1e-35 did. At 40, E >= 4.2e-18 keeps
+those products normal for gradients above ~3e-21. Together with E saved by the compiled forward (below), a
+5-seed ensemble of the 2-D protocol's nets with this trick on grid25 went from 3,124 to 5,377 img/s on one
+thread, one seed from 2,801 to 4,154 (``benchmarks/results/ensemble_2026-12-06_gan_mlp_grid25_m5_1thread_md*.json``). The distances are clamped before
 exp instead of flushing denormals process-wide. o changes by less than N 4.2e-18; a gradient of that size
 moves no weight under Adam (eps 1e-8). The reference of tests/integration/test_bit_identical.py (all five
 tricks, minibatch discrimination by this kernel) did not change with 80 -> 40.
@@ -206,10 +207,10 @@ def _compiled(fn):
 
 class CompiledPairKernelSums(torch.autograd.Function):
     """:class:`PairKernelSums` by Inductor kernels (``tricks.minibatch_discrimination.compile=true``): ``mt`` -> (s, E),
-    E saved for the backward (as the eager kernel does) instead of recomputed there: at K = 500, C = 5, N = 100 on
-    one thread the backward takes 8.1 ms from E against 13.6 ms recomputing it, the forward 6.5 ms either way
-    (2026-12-06; eager 37.6 / 40.7 ms). The first call of a shape compiles (~15 s in a fresh process, ~2 s with
-    Inductor's cache warm). Sums differ from the eager kernel's by float rounding (~4e-6 on sums of ~100)."""
+    E saved for the backward (as the eager kernel does) instead of recomputed there, which costs the forward
+    nothing more (it computes E anyway) and spares the backward its exp over [K, N, N]. The first call of a
+    shape compiles (~15 s in a fresh process, ~2 s with Inductor's cache warm). Sums differ from the eager
+    kernel's by float rounding (~4e-6 on sums of ~100)."""
 
     @staticmethod
     def forward(mt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
