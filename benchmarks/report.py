@@ -102,11 +102,14 @@ def render_ensemble(paths: list[str]) -> str:
     for path in paths:
         data = load(path)
         f = data["figures"]
-        rows.append([f"{f['model']} {f['data']} batch {f['batch_size']}", str(f["members"]), num(f["separate_runs_img_s_median"], 0),
-                     num(f["ensemble_img_s_median"], 0), num(f["speedup"], 2), f"{len(f['ensemble_img_s'])} x {f['steps']}"])
+        tricks = [o for o in f.get("overrides", []) if o.startswith("trick=")]  # what the setting adds to the nets
+        rows.append([" ".join([f"{f['model']} {f['data']} batch {f['batch_size']}", *tricks]), str(f["members"]),
+                     str(f.get("threads", data["machine"].get("torch_threads", ""))), data["commit"][:7],
+                     num(f["separate_runs_img_s_median"], 0), num(f["ensemble_img_s_median"], 0), num(f["speedup"], 2),
+                     f"{len(f['ensemble_img_s'])} x {f['steps']}"])
         sources.append(source(path, data))
-    header = ["setting", "members", "one seed per run img/s", "ensemble img/s (all members)", "speedup (median of rounds)",
-              "rounds x iterations"]
+    header = ["setting", "members", "threads", "commit", "one seed per run img/s", "ensemble img/s (all members)",
+              "speedup (median of rounds)", "rounds x iterations"]
     return table(header, rows) + "\n" + "".join(sources)
 
 
