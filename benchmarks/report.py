@@ -104,7 +104,7 @@ def render_ensemble(paths: list[str]) -> str:
         f = data["figures"]
         tricks = [o for o in f.get("overrides", []) if o.startswith("trick=")]  # what the setting adds to the nets
         rows.append([" ".join([f"{f['model']} {f['data']} batch {f['batch_size']}", *tricks]), str(f["members"]),
-                     str(f.get("threads", data["machine"].get("torch_threads", ""))), data["commit"][:7],
+                     str(f["threads"]), data["commit"][:7],
                      num(f["separate_runs_img_s_median"], 0), num(f["ensemble_img_s_median"], 0), num(f["speedup"], 2),
                      f"{len(f['ensemble_img_s'])} x {f['steps']}"])
         sources.append(source(path, data))

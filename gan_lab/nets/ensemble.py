@@ -93,8 +93,7 @@ class MemberMinibatchDiscriminationHead(MinibatchDiscriminationHead):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         m, md = self.members, self.md
         f = md._flatten(features).reshape(m, -1, md.in_features)  # [M, B, A]
-        weight = md.theta * (md.log_weight_scale.exp() / md.theta.square().sum(dim=1).sqrt()).unsqueeze(1)  # [M, A, K, C]
-        mt = torch.einsum("mba,makc->mkcb", f, weight).reshape(m * md.num_kernels, md.kernel_dim, -1)  # [M * K, C, B]
+        mt = torch.einsum("mba,makc->mkcb", f, md.weight).reshape(m * md.num_kernels, md.kernel_dim, -1)  # [M * K, C, B]
         sums = (CompiledPairKernelSums if md.compile else PairKernelSums).apply(mt)[0]  # [M * K, B]
         o = sums.view(m, md.num_kernels, -1).transpose(1, 2) + md.b.unsqueeze(1)  # [M, B, K]
         x = torch.cat([f, o], dim=2)

@@ -39,10 +39,10 @@ import torch
 
 from gan_lab.cli import compose
 from gan_lab.runner import build_run
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PINNED = {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-REFERENCE = Path(__file__).resolve().parents[1] / "data" / "bit_identical_20_steps.json"
+REFERENCE = ROOT / "tests" / "data" / "bit_identical_20_steps.json"
 ALL_FIVE = "trick=[feature_matching,minibatch_discrimination,historical_averaging,label_smoothing,virtual_bn]"
 CASES = {"default_recipe": [], "all_five_tricks": [ALL_FIVE]}
 COMMON = ["seed=0", "trainer.max_steps=20", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false",

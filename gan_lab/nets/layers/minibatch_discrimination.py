@@ -174,12 +174,17 @@ class PairKernelSums(torch.autograd.Function):
         return (s.unflatten(0, mt.shape[:2]), e.unflatten(0, mt.shape[:2])), (0, 0)
 
 
+def _kernel_by_pairs(mt: torch.Tensor) -> torch.Tensor:
+    """E [K, N, N] from ``mt`` = M as [K, C, N] by ops Inductor fuses and autograd differentiates; unlike
+    :func:`_kernel_matrix`, the diagonal keeps exp(-0) = 1 (the backward's sign(M_ic - M_ic) = 0 drops it)."""
+    d = (mt.unsqueeze(3) - mt.unsqueeze(2)).abs().sum(1)  # [K, N, N]
+    return torch.where(d < FAR_L1, torch.exp(-d.clamp(max=FAR_L1)), 0.0)
+
+
 def _sums_by_pairs(mt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(s [K, N], E [K, N, N]) from ``mt`` = M as [K, C, N], written for Inductor to fuse into one loop over (k, i, j):
-    the j = i term is exp(-0) = 1 exactly, so it is subtracted from s instead of masked (E keeps it: the backward's
-    sign(M_ic - M_ic) = 0 drops it)."""
-    d = (mt.unsqueeze(3) - mt.unsqueeze(2)).abs().sum(1)  # [K, N, N]
-    e = torch.where(d < FAR_L1, torch.exp(-d.clamp(max=FAR_L1)), 0.0)
+    the j = i term is exp(-0) = 1 exactly, so it is subtracted from s instead of masked."""
+    e = _kernel_by_pairs(mt)
     return e.sum(2) - 1.0, e
 
 
@@ -193,10 +198,7 @@ def _grad_from_kernel(mt: torch.Tensor, e: torch.Tensor, grad: torch.Tensor) -> 
 def _grad_by_pairs(mt: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     """:func:`_kernel_grad` with E recomputed from ``mt`` by ops autograd differentiates (double backward,
     ``create_graph=True``); the diagonal's sign(0) = 0 drops the j = i term."""
-    diff = mt.unsqueeze(3) - mt.unsqueeze(2)  # M_ic - M_jc, [K, C, N, N]
-    d = diff.abs().sum(1)
-    w = (grad.unsqueeze(2) + grad.unsqueeze(1)) * torch.where(d < FAR_L1, torch.exp(-d.clamp(max=FAR_L1)), 0.0)
-    return -(diff.sign() * w.unsqueeze(1)).sum(3)
+    return _grad_from_kernel(mt, _kernel_by_pairs(mt), grad)
 
 
 @functools.cache
@@ -205,7 +207,7 @@ def _compiled(fn):
     return torch.compile(fn, dynamic=False)
 
 
-class CompiledPairKernelSums(torch.autograd.Function):
+class CompiledPairKernelSums(PairKernelSums):
     """:class:`PairKernelSums` by Inductor kernels (``tricks.minibatch_discrimination.compile=true``): ``mt`` -> (s, E),
     E saved for the backward (as the eager kernel does) instead of recomputed there, which costs the forward
     nothing more (it computes E anyway) and spares the backward its exp over [K, N, N]. The first call of a
@@ -213,14 +215,8 @@ class CompiledPairKernelSums(torch.autograd.Function):
     kernel's by float rounding (~4e-6 on sums of ~100)."""
 
     @staticmethod
-    def forward(mt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(mt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # setup_context: PairKernelSums' (mt and E saved)
         return _compiled(_sums_by_pairs)(mt)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        ctx.save_for_backward(inputs[0], output[1])
-        ctx.mark_non_differentiable(output[1])
-        ctx.set_materialize_grads(False)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor | None, _grad_e: None) -> torch.Tensor | None:
@@ -274,8 +270,9 @@ class MinibatchDiscrimination(nn.Module):
     @property
     def weight(self) -> torch.Tensor:
         """W = theta * exp(log_weight_scale) / ||theta|| (norm over the input axis), [A, K, C]."""
-        norm = self.theta.square().sum(dim=0).sqrt()  # [K, C], nn.py l. 140 (no epsilon)
-        return self.theta * (self.log_weight_scale.exp() / norm).unsqueeze(0)
+        norm = self.theta.square().sum(dim=-3).sqrt()  # [K, C], nn.py l. 140 (no epsilon)
+        # axes from the right: an ensemble's member layer reads it of its stacked [M, A, K, C] theta too
+        return self.theta * (self.log_weight_scale.exp() / norm).unsqueeze(-3)
 
     def _flatten(self, features: torch.Tensor) -> torch.Tensor:
         return features.flatten(1) if features.dim() > 2 else features
