@@ -16,9 +16,10 @@ class Iteration:
     ``real_logits`` / ``fake_logits`` are D's raw outputs (``[B]``, or ``[B, K]`` for a K-class D);
     ``real_features`` is f(x), D's last hidden layer on the real batch, detached (feature matching).
     In G's phase ``fake_logits`` / ``fake_features`` are D's outputs on G(z) with gradients to G; when
-    a trick or the loss asks for it (``needs_real_in_g_phase``) they come from one forward of [real; fake]
-    through the updated D, ``real_features`` is replaced by that forward's real half and ``g_real_logits``
-    holds its real logits, detached (a relativistic G loss, ``loss=rpgan``).
+    a trick or the loss asks for it (``needs_real_in_g_phase``) the features come from one forward of [real; fake]
+    through the updated D's layers below its head, ``real_features`` is replaced by that forward's real half,
+    ``g_real_logits`` holds D's head on that half alone, detached (a relativistic G loss, ``loss=rpgan``), and
+    ``fake_logits`` is None until G's adversarial loss asks for it (the head on the fake half alone).
     """
 
     number: int  # 1-based number of the training iteration

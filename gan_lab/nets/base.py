@@ -62,12 +62,19 @@ class Discriminator(nn.Module):
         if init is not None:
             init(features)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, head: bool = True) -> tuple[torch.Tensor, torch.Tensor] | torch.Tensor:
+        """(logits, features) of ``x``; ``head=False``: the features alone (the head is not run: a G phase
+        whose loss reads only features, feature matching, skips e.g. minibatch discrimination's o(x))."""
         features = self.features(x)
+        if not head:
+            return features
+        return self.logits(features), features
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """The head on ``features`` ``[B, feature_dim]``: D's raw outputs, ``[B]`` (``out_dim`` 1) or ``[B, out_dim]``.
+        A batch-coupled head (minibatch discrimination) compares the examples of this call only."""
         logits = self.head(features)
-        if self.out_dim == 1:
-            logits = logits.squeeze(-1)
-        return logits, features
+        return logits.squeeze(-1) if self.out_dim == 1 else logits
 
 
 def _augment_inputs(discriminator: Discriminator, args: tuple) -> tuple | None:

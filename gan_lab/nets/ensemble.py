@@ -160,19 +160,36 @@ class Ensemble(nn.Module):
         except AttributeError:
             return getattr(self._modules["net"], name)
 
-    def _call(self, params: dict, buffers: dict, x: torch.Tensor):
-        return functional_call(self.net, (params, buffers), (x,))
-
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor, **kwargs):
+        """The members on a member-major batch ``[M * B, ...]``; ``kwargs`` go to each member's forward
+        (a discriminator's ``head=False``)."""
         m = self.members
         if x.shape[0] % m:
             raise ValueError(f"an ensemble of {m} members takes a member-major batch of M * B rows, not {x.shape[0]}")
         if self.member_layers:
-            return self.net(x)
-        params = dict(self.net.named_parameters())
-        buffers = dict(self.net.named_buffers())
-        out = vmap(self._call, in_dims=(0, 0, 0), randomness="different")(params, buffers, x.view(m, -1, *x.shape[1:]))
-        return _flatten(out)
+            return self.net(x, **kwargs)
+        return self._vmapped(self.net, x, kwargs)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """A discriminator ensemble's head on member-major features ``[M * B, feature_dim]`` (``Discriminator.logits``
+        of each member on its own rows)."""
+        if self.member_layers:
+            return self.net.logits(features)
+        head = self.net.head
+        logits = self._vmapped(head, features, {}, prefix=next(n for n, mod in self.net.named_modules() if mod is head) + ".")
+        return logits.squeeze(-1) if self.net.out_dim == 1 else logits
+
+    def _vmapped(self, module: nn.Module, x: torch.Tensor, kwargs: dict, prefix: str = ""):
+        """``module`` (``self.net`` or one of its submodules, named ``prefix``) of every member on its rows of ``x``,
+        by ``vmap`` over the stacked parameters and buffers."""
+        state = [{k[len(prefix):]: v for k, v in named() if k.startswith(prefix)}
+                 for named in (self.net.named_parameters, self.net.named_buffers)]
+
+        def call(params: dict, buffers: dict, rows: torch.Tensor):
+            return functional_call(module, (params, buffers), (rows,), kwargs)
+
+        m = self.members
+        return _flatten(vmap(call, in_dims=(0, 0, 0), randomness="different")(*state, x.view(m, -1, *x.shape[1:])))
 
     def sample_z(self, n: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` latent codes in all (member-major: n / M per member)."""

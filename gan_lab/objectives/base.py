@@ -149,8 +149,14 @@ class Objective(nn.Module):
         """Gmain: D (frozen by the loop; its plain module, nothing of D is synchronised) on G(z); G's
         adversarial loss, or the sum of the tricks' replacements of it; the tricks' penalties."""
         self.discriminate_fake(nets.discriminator, it)
-        replacements = [o for o in (t.g_objective(it, nets, lambda: self.g_loss(it)) for t in self.tricks) if o is not None]
-        g_loss = sum(replacements[1:], replacements[0]) if replacements else self.g_loss(it)
+
+        def adversarial() -> torch.Tensor:  # G's adversarial loss; after a joint forward, D's head runs here, if asked
+            if it.fake_logits is None:
+                it.fake_logits = nets.discriminator.logits(it.fake_features)
+            return self.g_loss(it)
+
+        replacements = [o for o in (t.g_objective(it, nets, adversarial) for t in self.tricks) if o is not None]
+        g_loss = sum(replacements[1:], replacements[0]) if replacements else adversarial()
         total = g_loss
         for term in (t.g_penalty(it, nets) for t in self.tricks):
             if term is not None:
@@ -166,16 +172,20 @@ class Objective(nn.Module):
 
     def discriminate_fake(self, discriminator: nn.Module, it: Iteration) -> None:
         """G's phase: D on G(z), with gradients to G. With a trick or a loss that needs it (feature matching,
-        ``loss=rpgan``), real and fake go through the current D in one forward, so BatchNorm normalises both
-        halves with the same statistics; the real half's features and logits are kept, detached."""
+        ``loss=rpgan``), real and fake go through D's layers up to its features in one forward, so BatchNorm
+        normalises both halves with the same statistics; the real half's features are kept, detached. D's head
+        then runs on each half alone (``Discriminator.logits``), as the original code calls D on G(z) alone: a
+        minibatch-discrimination head compares fakes with fakes. The fake logits are left None here and computed
+        only if G's adversarial loss is asked for (:meth:`g_phase`): feature matching, which replaces it, reads
+        features only, and skips the head (o(x) over the batch, most of an iteration of the 2-D protocol's nets)."""
         if self.joint_g_phase:  # an ensemble: [real_m; fake_m] per member, member-major
             m = it.members
-            logits, features = discriminator(member_cat(it.real, it.fake, m))
-            logits, features = per_member(logits, m), per_member(features, m)
+            features = per_member(discriminator(member_cat(it.real, it.fake, m), head=False), m)
             n = features.shape[1] // 2  # real and fake halves are equal: B examples, or B/m packs (trick=packing)
             it.real_features = features[:, :n].detach().flatten(0, 1)
-            it.g_real_logits = logits[:, :n].detach().flatten(0, 1)
-            it.fake_logits, it.fake_features = logits[:, n:].flatten(0, 1), features[:, n:].flatten(0, 1)
+            it.fake_logits, it.fake_features = None, features[:, n:].flatten(0, 1)
+            if self.loss.needs_real_in_g_phase:
+                it.g_real_logits = discriminator.logits(it.real_features).detach()
         else:
             it.fake_logits, it.fake_features = discriminator(it.fake)
 

@@ -122,8 +122,11 @@ class PackedDiscriminator(Discriminator):
     def features(self, x: torch.Tensor) -> torch.Tensor:  # [B, ...] -> [B/m, feature_dim]
         return self.net.features(pack(x, self.pack_size))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # [B, ...] -> [B/m], [B/m, F]
-        return self.net(pack(x, self.pack_size))
+    def forward(self, x: torch.Tensor, head: bool = True) -> tuple[torch.Tensor, torch.Tensor] | torch.Tensor:
+        return self.net(pack(x, self.pack_size), head=head)  # [B, ...] -> [B/m], [B/m, F] (head=False: [B/m, F])
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:  # [B/m, F] -> [B/m]
+        return self.net.logits(features)
 
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
