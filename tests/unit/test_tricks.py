@@ -126,3 +126,37 @@ def test_virtual_bn_needs_batchnorm_in_g(cfg_factory):
     with pytest.raises(ConfigError, match="trick=virtual_bn replaces G's BatchNorm layers"):
         build_run(cfg_factory("model=gan_mlp", "trick=virtual_bn", *SMALL_MLP))
     build_run(cfg_factory("model=gan_mlp", "trick=virtual_bn", "model.generator.batch_norm=true", *SMALL_MLP))
+
+
+@pytest.mark.parametrize("net", [
+    ["model=gan_mlp", "data=ring8", *SMALL_MLP],  # one D
+    ["model=gan_mlp", "data=ring8", *SMALL_MLP, "ensemble.seeds=2"],  # an ensemble of member layers
+    [*SMALL_DCGAN, "ensemble.seeds=2"],  # an ensemble by vmap (conv layers)
+], ids=["single", "member_layers", "vmap"])
+def test_g_phase_of_feature_matching_runs_the_minibatch_discrimination_head_only_when_asked_and_on_fakes_alone(cfg_factory, net):
+    """G's joint forward of [real; fake] stops at D's features: feature matching, which replaces G's adversarial
+    loss, never runs the head (o(x) over 2B examples was most of an all-five iteration); added to it, the head runs
+    once, on the fake half alone (the original calls D on G(z) alone), and gives D's logits of the fakes."""
+    from gan_lab.iteration import Iteration
+    from gan_lab.nets.layers.minibatch_discrimination import MinibatchDiscrimination
+
+    for add, head_calls in ((False, 0), (True, 1)):
+        module = build_run(cfg_factory("trick=[feature_matching,minibatch_discrimination]",
+                                       f"tricks.feature_matching.add_to_adversarial={str(add).lower()}", *net)).module
+        D, members = module.discriminator, getattr(module.discriminator, "members", 1)
+        D.eval()  # no dropout, BatchNorm by its running statistics: the joint forward's rows equal separate forwards'
+        seen = []
+        assert any(isinstance(m, MinibatchDiscrimination) for m in D.head.modules())
+        D.head.register_forward_hook(lambda mod, args, out: seen.append(args[0].shape[0]))
+        shape = (2,) if "data=ring8" in net else (1, 28, 28)
+        real, fake = torch.randn(members * 6, *shape), torch.randn(members * 6, *shape)
+        it = Iteration(1, real=real, fake=fake, members=members)
+        with torch.no_grad():
+            module.objective.g_phase(it, module.nets)
+            assert len(seen) == head_calls, (add, seen)
+            if add:  # vmap folds the members: the head saw B = 6 rows per member, the fakes
+                assert seen[0] in (6, members * 6)
+                assert torch.allclose(it.fake_logits, D(fake)[0], atol=1e-6)
+                assert torch.allclose(D.logits(D(real, head=False)), D(real)[0], atol=1e-6)
+            else:
+                assert it.fake_logits is None
