@@ -13,6 +13,8 @@ its inputs (``augment=``), last, so a wrapping trick (a packed D) is augmented p
 """
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,7 +189,7 @@ def build_module(cfg: DictConfig, players: Players, data: Prepared, run_dir: Pat
         num_fixed_samples=cfg.samples.num_images,
         fixed_z_seed=cfg.seed,
         ema=ema,
-        compile_nets=_compile_switch(cfg.model, players.objective),  # speed options, applied by GAN.configure_model
+        compile_nets=_compile_switch(cfg, players),  # speed options, applied by GAN.configure_model
         channels_last=_switch(cfg.model, "channels_last"),
         simultaneous=_switch(optim, "simultaneous", "optim"),
         config=OmegaConf.to_container(cfg, resolve=True),
@@ -203,14 +205,30 @@ def _switch(node: DictConfig, key: str, group: str = "model") -> bool:
     return value
 
 
-def _compile_switch(model: DictConfig, objective: Objective) -> bool:
-    """``model.compile``; a gradient penalty's D runs eagerly under it through ``torch.compiler.set_stance`` (torch >= 2.6)."""
-    value = _switch(model, "compile")
-    loss = objective.loss
+def _compile_switch(cfg: DictConfig, players: Players) -> bool:
+    """``model.compile``; a gradient penalty's D runs eagerly under it through ``torch.compiler.set_stance`` (torch >= 2.6).
+    On a CPU, Inductor writes C++ (``model.compile``, ``tricks.minibatch_discrimination.compile``): without a compiler
+    the first iteration would fail with Inductor's long trace, so the run stops here with one line."""
+    value = _switch(cfg.model, "compile")
+    loss = players.objective.loss
     if value and loss.per_example_penalty and not hasattr(torch.compiler, "set_stance"):
         raise ConfigError(f"model.compile=true with {loss.penalty_name}: its D forward must run eagerly (no double backward "
                           f"through compiled graphs) and torch {torch.__version__} cannot (torch >= 2.6 can); set model.compile=false")
+    compiled = ["model.compile=true"] if value else []
+    compiled += [f"tricks.{t.name}.compile=true" for t in players.tricks if getattr(t, "compile", False) is True]
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    if compiled and on_cpu and not cpp_compiler():
+        raise ConfigError(f"{' and '.join(compiled)}: torch.compile's Inductor backend writes C++ on the CPU and no C++ compiler "
+                          "was found (g++, c++ or $CXX): install one (apt-get install g++) or set "
+                          f"{' and '.join(c.replace('=true', '=false') for c in compiled)}")
     return value
+
+
+def cpp_compiler() -> str | None:
+    """The C++ compiler Inductor would find on the CPU (``$CXX``, else g++ / c++ / clang++ on the PATH), or None."""
+    names = [os.environ["CXX"]] if os.environ.get("CXX") else ["g++", "c++", "clang++"]
+    return next((path for path in map(shutil.which, names) if path), None)
 
 
 def load_generator_state(generator: nn.Module, state_dict: dict[str, torch.Tensor]) -> nn.Module:

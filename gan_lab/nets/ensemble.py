@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from gan_lab.nets.layers.minibatch_discrimination import CompiledPairKernelSums, MinibatchDiscriminationHead, PairKernelSums
+from gan_lab.nets.layers.minibatch_discrimination import MinibatchDiscriminationHead, kernel_sums_op
 from gan_lab.nets.mlp import Maxout, MLPDiscriminator, MLPGenerator
 
 
@@ -94,7 +94,7 @@ class MemberMinibatchDiscriminationHead(MinibatchDiscriminationHead):
         m, md = self.members, self.md
         f = md._flatten(features).reshape(m, -1, md.in_features)  # [M, B, A]
         mt = torch.einsum("mba,makc->mkcb", f, md.weight).reshape(m * md.num_kernels, md.kernel_dim, -1)  # [M * K, C, B]
-        sums = (CompiledPairKernelSums if md.compile else PairKernelSums).apply(mt)[0]  # [M * K, B]
+        sums = kernel_sums_op(mt, md.compile)  # [M * K, B]
         o = sums.view(m, md.num_kernels, -1).transpose(1, 2) + md.b.unsqueeze(1)  # [M, B, K]
         x = torch.cat([f, o], dim=2)
         norm = self.dense.parametrizations.weight

@@ -18,6 +18,7 @@ def test_the_cpu_protocol_gives_train_py_its_nets_optimiser_and_lengths():
     assert (cfg.ensemble.seeds, cfg.trainer.max_steps, cfg.optim.simultaneous, cfg.ema.half_life_kimg) == (5, 22_000, True, 0)
     assert list(cfg.optim.g.betas) == [0.5, 0.999] and cfg.optim.d.lr == cfg.optim.g.lr == 1e-3
     assert (cfg.metrics.num_samples, cfg.metrics.every_n_steps) == (2500, 0)  # the final G's 2,500 samples
+    assert cfg.model.compile is True  # G and D by Inductor: ~1.4x faster iterations (the preset's comment)
     assert compose_cfg(["experiment=mode_collapse_cpu", "data=grid25"], fast=False).trainer.max_steps == 55_000
     pacgan = compose_cfg(["experiment=mode_collapse_pacgan", "data=grid25"], fast=False)
     assert (pacgan.trainer.max_steps, pacgan.ensemble.seeds, pacgan.optim.g.lr, list(pacgan.optim.d.betas)) == (400_000, 10, 1e-4, [0.8, 0.999])
