@@ -240,8 +240,8 @@ def kernel_sums_op(mt: torch.Tensor, compiled: bool) -> torch.Tensor:
     """s [K', N] of :class:`PairKernelSums` (eager) or :class:`CompiledPairKernelSums` (``compiled``) on ``mt`` [K', C, N].
     Opaque to Dynamo: under ``model.compile=true`` D's graph breaks around it and the kernel keeps its own compiled
     forward and backward, which save E [K', N, N] alone. Traced into D's graph instead, the 2-D protocol's 5-seed
-    grid25 cell ran 97.8 ms per iteration (AOTAutograd saved more of the pairs for the backward: 4x the page faults)
-    against 87.6 ms with the break, 89.0 ms without model.compile (one thread, Intel Xeon, 2026-12-07)."""
+    grid25 iterations were slower than with no model.compile at all (AOTAutograd saved more of the pairs for the
+    backward, and each iteration page-faulted several times as much fresh memory)."""
     return (CompiledPairKernelSums if compiled else PairKernelSums).apply(mt)[0]
 
 
