@@ -207,8 +207,8 @@ def _switch(node: DictConfig, key: str, group: str = "model") -> bool:
 
 def _compile_switch(cfg: DictConfig, players: Players) -> bool:
     """``model.compile``; a gradient penalty's D runs eagerly under it through ``torch.compiler.set_stance`` (torch >= 2.6).
-    On a CPU, Inductor writes C++ (``model.compile``, ``tricks.minibatch_discrimination.compile``): without a compiler
-    the first iteration would fail with Inductor's long trace, so the run stops here with one line."""
+    On a machine without a GPU, Inductor writes C++ (``model.compile``, ``tricks.minibatch_discrimination.compile``):
+    without a compiler the first iteration would fail with Inductor's long trace, so the run stops here with one line."""
     value = _switch(cfg.model, "compile")
     loss = players.objective.loss
     if value and loss.per_example_penalty and not hasattr(torch.compiler, "set_stance"):
@@ -216,9 +216,7 @@ def _compile_switch(cfg: DictConfig, players: Players) -> bool:
                           f"through compiled graphs) and torch {torch.__version__} cannot (torch >= 2.6 can); set model.compile=false")
     compiled = ["model.compile=true"] if value else []
     compiled += [f"tricks.{t.name}.compile=true" for t in players.tricks if getattr(t, "compile", False) is True]
-    accelerator = str(cfg.trainer.get("accelerator", "auto"))
-    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
-    if compiled and on_cpu and not cpp_compiler():
+    if compiled and not torch.cuda.is_available() and not cpp_compiler():  # no GPU: the run compiles for the CPU
         raise ConfigError(f"{' and '.join(compiled)}: torch.compile's Inductor backend writes C++ on the CPU and no C++ compiler "
                           "was found (g++, c++ or $CXX): install one (apt-get install g++) or set "
                           f"{' and '.join(c.replace('=true', '=false') for c in compiled)}")
