@@ -12,6 +12,7 @@ import shutil
 import pytest
 import torch
 
+from gan_lab.build import cpp_compiler
 from gan_lab.checkpoints import generator_from_checkpoint, load_checkpoint
 from gan_lab.errors import ConfigError
 from gan_lab.runner import build_run, run
@@ -108,7 +109,7 @@ def test_compile_on_a_cpu_without_a_cpp_compiler_is_one_line_before_training(cfg
 
 
 # ---- torch.compile: inductor writes C++ and needs a compiler ---------------------------------------
-needs_compiler = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
+needs_compiler = pytest.mark.skipif(cpp_compiler() is None,
                                     reason="torch.compile's inductor backend needs a C++ compiler (g++) on the CPU")
 
 
