@@ -54,7 +54,7 @@ def packing(m: int) -> list[str]:
 
 #: the rows: overrides of the protocol's preset. PacGAN's rows (GAN, PacGAN2/3/4) and the Improved-GAN
 #: tricks alone and together (Salimans et al. 2016 §3.1-3.5), each with its conf/trick defaults; the rows with
-#: minibatch discrimination compute o(x) by Inductor kernels (the same values; ~2.3x faster iterations)
+#: minibatch discrimination compute o(x) by compiled kernels (the same values up to float rounding; on a CPU gan-lab's own)
 ROWS: dict[str, list[str]] = {
     "GAN": [],
     "feature matching": ["trick=feature_matching"],

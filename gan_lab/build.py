@@ -13,8 +13,6 @@ its inputs (``augment=``), last, so a wrapping trick (a packed D) is augmented p
 """
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from gan_lab.instantiate import instantiate
 from gan_lab.module import GAN
 from gan_lab.optim import optimizer_factory
 from gan_lab.nets.ensemble import Ensemble
+from gan_lab.nets.layers.pair_sums_cpu import cpp_compiler
 from gan_lab.nets.layers.spectral_norm import spectral_normalise
 from gan_lab.objectives import Objective
 from gan_lab.tricks import Trick
@@ -207,8 +206,10 @@ def _switch(node: DictConfig, key: str, group: str = "model") -> bool:
 
 def _compile_switch(cfg: DictConfig, players: Players) -> bool:
     """``model.compile``; a gradient penalty's D runs eagerly under it through ``torch.compiler.set_stance`` (torch >= 2.6).
-    On a machine without a GPU, Inductor writes C++ (``model.compile``, ``tricks.minibatch_discrimination.compile``):
-    without a compiler the first iteration would fail with Inductor's long trace, so the run stops here with one line."""
+    On a machine without a GPU, compiling means C++: Inductor writes it (``model.compile``) and minibatch discrimination's
+    CPU kernel is C (``tricks.minibatch_discrimination.compile``, ``gan_lab.nets.layers.pair_sums_cpu``, Inductor's kernels
+    where it cannot be built): without a compiler the first iteration would fail with Inductor's long trace, so the run
+    stops here with one line."""
     value = _switch(cfg.model, "compile")
     loss = players.objective.loss
     if value and loss.per_example_penalty and not hasattr(torch.compiler, "set_stance"):
@@ -217,16 +218,11 @@ def _compile_switch(cfg: DictConfig, players: Players) -> bool:
     compiled = ["model.compile=true"] if value else []
     compiled += [f"tricks.{t.name}.compile=true" for t in players.tricks if getattr(t, "compile", False) is True]
     if compiled and not torch.cuda.is_available() and not cpp_compiler():  # no GPU: the run compiles for the CPU
-        raise ConfigError(f"{' and '.join(compiled)}: torch.compile's Inductor backend writes C++ on the CPU and no C++ compiler "
+        raise ConfigError(f"{' and '.join(compiled)}: compiled kernels on the CPU are C++ (torch.compile's Inductor backend, "
+                          "minibatch discrimination's own kernel) and no C++ compiler "
                           "was found (g++, c++ or $CXX): install one (apt-get install g++) or set "
                           f"{' and '.join(c.replace('=true', '=false') for c in compiled)}")
     return value
-
-
-def cpp_compiler() -> str | None:
-    """The C++ compiler Inductor would find on the CPU (``$CXX``, else g++ / c++ / clang++ on the PATH), or None."""
-    names = [os.environ["CXX"]] if os.environ.get("CXX") else ["g++", "c++", "clang++"]
-    return next((path for path in map(shutil.which, names) if path), None)
 
 
 def load_generator_state(generator: nn.Module, state_dict: dict[str, torch.Tensor]) -> nn.Module:

@@ -197,6 +197,8 @@ def build_run(cfg: DictConfig) -> Run:
         logger=loggers or False,
         default_root_dir=str(run_dir),
         enable_checkpointing=any(isinstance(cb, ModelCheckpoint) for cb in callbacks),  # periodic and/or best.ckpt
+        # callbacks.progress_bar=null: no bar at all, not Lightning's default one (whose refresh thread takes a core's ~3%)
+        enable_progress_bar=any(isinstance(cb, ProgressBar) for cb in callbacks),
         plugins=[AtomicCheckpointIO()],
     )
     return Run(cfg, run_dir, datamodule, module, callbacks, trainer, ckpt_path)

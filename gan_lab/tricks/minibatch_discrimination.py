@@ -9,9 +9,10 @@ bias -mean(o), logits of std 0.1) runs once before training on the batch of real
 initialises on (``Discriminator.init_from_data``: the same batch on every DDP rank; the original's
 ``trainx[:500]``), and its ``initialized`` flag travels in checkpoints. Under DDP each rank computes
 o(x) within its own batch. o(x) mixes the examples of a batch, so the trick is refused with a
-per-example gradient penalty (``mixes_examples_in_d``). ``compile=true`` computes o(x) by Inductor kernels
-(``CompiledPairKernelSums``): ~4x faster per iteration once compiled, for runs of thousands of iterations
-(the 2-D table's rows); the first call of each batch shape compiles (~15 s in a fresh process).
+per-example gradient penalty (``mixes_examples_in_d``). ``compile=true`` computes o(x) by compiled kernels: on a
+CPU gan-lab's own C kernel over the unordered pairs (``CpuPairKernelSums``, built in ~1 s on first use by the C++
+compiler Inductor would use), on a GPU Inductor's (``CompiledPairKernelSums``; the first call of each batch shape
+compiles, ~15 s in a fresh process); ~5-10x faster than the eager ops (``benchmarks/md_kernel.py``).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ class MinibatchDiscrimination(Trick):
     def __init__(self, num_kernels: int = 100, kernel_dim: int = 5, compile: bool = False) -> None:
         if not isinstance(compile, bool):
             raise ConfigError(f"tricks.minibatch_discrimination.compile={compile}: true or false "
-                              "(true: o(x) by Inductor kernels, ~4x faster after a first call that compiles)")
+                              "(true: o(x) by compiled kernels, several times faster after a first call that compiles)")
         self.num_kernels, self.kernel_dim, self.compile = num_kernels, kernel_dim, compile
 
     def transform_discriminator(self, discriminator: nn.Module) -> nn.Module:

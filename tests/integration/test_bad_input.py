@@ -84,7 +84,10 @@ def test_callbacks_are_switched_off_by_name_and_debug_fast_is_the_quick_look(cfg
     from gan_lab.runner import build_run
 
     def kinds(*overrides):
-        return [type(cb).__name__ for cb in build_run(cfg_factory(*overrides, *SMALL_DCGAN)).callbacks]
+        run = build_run(cfg_factory(*overrides, *SMALL_DCGAN))
+        # no bar callback, no bar: not Lightning's default one either (callbacks.progress_bar=null shows none)
+        assert (run.trainer.progress_bar_callback is None) == (not any(isinstance(c, GanProgressBar) for c in run.callbacks))
+        return [type(cb).__name__ for cb in run.callbacks]
 
     full = kinds("trainer.enable_progress_bar=true", "checkpoint.every_n_steps=2", "checkpoint.monitor=metrics/clf_fid5k",
                  "samples.every_n_steps=2")

@@ -145,6 +145,7 @@ def test_wheel_ships_every_config_inside_the_package(wheel_venv):
         shipped = {n.removeprefix("gan_lab/conf/") for n in archive.namelist() if n.startswith("gan_lab/conf/")}
         top_level = {n.split("/")[0] for n in archive.namelist()}
     assert len(configs) >= 50 and shipped == configs
+    assert "gan_lab/nets/layers/pair_sums.c" in archive.namelist()  # minibatch discrimination's CPU kernel, built on first use
     assert top_level == {"gan_lab", f"gan_lab-{PYPROJECT['project']['version']}.dist-info"}  # no stray top-level conf
     installed = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages" / "gan_lab"
     assert (installed / "conf" / "train.yaml").read_text() == (ROOT / "conf" / "train.yaml").read_text()

@@ -7,8 +7,10 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, stack_module_state, vmap
 
+from gan_lab.nets.layers import pair_sums_cpu
 from gan_lab.nets.layers.minibatch_discrimination import (
     FAR_L1,
+    CpuPairKernelSums,
     MinibatchDiscrimination,
     MinibatchDiscriminationHead,
     pair_kernel_sums,
@@ -102,9 +104,21 @@ def test_vmap_over_stacked_members_equals_separate_calls():
             assert torch.allclose(params[name].grad[i], p.grad, rtol=1e-5, atol=1e-6), name
 
 
-def test_compiled_kernels_match_the_eager_ones_alone_under_vmap_and_in_a_penalty():
-    """compile=true (tricks.minibatch_discrimination.compile): o(x) and its gradients by Inductor kernels equal
-    the eager kernel's up to float rounding, for one layer, for vmapped members, and with create_graph."""
+@pytest.fixture(params=["cpu kernel", "inductor"])
+def compiled_path(request, monkeypatch):
+    """compile=true runs gan-lab's C kernel on a CPU (float32) and Inductor's elsewhere: both, here on the CPU
+    (``pair_sums_cpu.supports`` False stands for a GPU or a machine without a compiler)."""
+    if request.param == "inductor":
+        monkeypatch.setattr(pair_sums_cpu, "supports", lambda mt: False)
+    elif not pair_sums_cpu.supports(torch.zeros(1, 5, 2)):
+        pytest.skip("no C++ compiler: the CPU kernel cannot be built")
+    return request.param
+
+
+def test_compiled_kernels_match_the_eager_ones_alone_under_vmap_and_in_a_penalty(compiled_path):
+    """compile=true (tricks.minibatch_discrimination.compile): o(x) and its gradients by compiled kernels (gan-lab's
+    own on a CPU, Inductor's) equal the eager kernel's up to float rounding, for one layer, for vmapped members, and
+    with create_graph."""
     eager = MinibatchDiscrimination(32, num_kernels=20, kernel_dim=5)
     eager.init_from_data(_features(40))
     compiled = MinibatchDiscrimination(32, num_kernels=20, kernel_dim=5, compile=True)
@@ -152,3 +166,69 @@ def test_compile_must_be_a_bool():
 
     with pytest.raises(ConfigError, match=r"tricks.minibatch_discrimination.compile=yes: true or false"):
         Trick(compile="yes")
+
+
+needs_cpu_kernel = pytest.mark.skipif(not pair_sums_cpu.supports(torch.zeros(1, 5, 2)), reason="no C++ compiler")
+
+
+@needs_cpu_kernel
+@pytest.mark.parametrize("k, c, n", [(1, 1, 2), (17, 16, 3), (40, 5, 33), (7, 3, 1)])
+def test_cpu_kernel_against_float64_definition(k, c, n):
+    """gan-lab's C kernel over the unordered pairs: every lane count (K padded to 16), C from 1 to 16, N from 1;
+    values and gradients against the float64 definition (exp(-cdist), self pairs excluded); far pairs count 0."""
+    mt = torch.randn(k, c, n) * 3
+    if n > 2:
+        mt[:, :, 0] += 50  # example 0 is far (L1 >= 40) from all others: its sum is 0
+    mt.requires_grad_()
+    g = torch.randn(k, n)
+    s, rows = CpuPairKernelSums.apply(mt)
+    assert rows.shape == (n, c, -(-k // 16) * 16)
+    (grad,) = torch.autograd.grad((s * g).sum(), mt)
+    m64 = mt.detach().double().requires_grad_()
+    d = (m64.unsqueeze(3) - m64.unsqueeze(2)).abs().sum(1)  # [K, N, N]
+    e = torch.where(d < FAR_L1, torch.exp(-d.clamp(max=FAR_L1)), 0.0) * (1 - torch.eye(n, dtype=torch.float64))
+    (grad64,) = torch.autograd.grad((e.sum(2) * g.double()).sum(), m64)
+    assert torch.allclose(s.double(), e.sum(2), rtol=2e-6, atol=1e-7)
+    assert torch.allclose(grad.double(), grad64, rtol=1e-5, atol=1e-5 * grad64.abs().max().item() + 1e-7)
+    if n > 2:
+        assert torch.all(s[:, 0] == 0) and torch.all(grad[:, :, 0] == 0)
+
+
+@needs_cpu_kernel
+def test_cpu_kernel_equal_rows_have_no_gradient_along_equal_coordinates():
+    """sign(M_ic - M_jc) = 0 where two examples agree in a coordinate (the Inductor and eager kernels' sign(0) = 0):
+    two equal examples, alone in the batch, get no gradient at all; E_ij = 1 for them."""
+    mt = torch.ones(3, 4, 1).repeat(1, 1, 2).requires_grad_()
+    s, _ = CpuPairKernelSums.apply(mt)
+    assert torch.equal(s.detach(), torch.ones(3, 2))
+    (grad,) = torch.autograd.grad(s.sum(), mt)
+    assert torch.equal(grad, torch.zeros_like(grad))
+
+
+def test_without_a_compiler_the_cpu_kernel_steps_aside(monkeypatch, tmp_path):
+    """No C++ compiler ($CXX names none): no library, and compile=true computes o(x) by Inductor's kernels (which then
+    cannot build either: the run is refused at the build, tests/integration/test_speed_options.py)."""
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setenv("GAN_LAB_CACHE", str(tmp_path))
+    pair_sums_cpu.library.cache_clear()
+    try:
+        assert pair_sums_cpu.library(5) is None and not pair_sums_cpu.supports(torch.zeros(1, 5, 2))
+    finally:
+        pair_sums_cpu.library.cache_clear()
+
+
+@needs_cpu_kernel
+def test_cpu_kernel_builds_once_into_the_cache(monkeypatch, tmp_path):
+    """The library is built on first use into $GAN_LAB_CACHE/kernels under a name that hashes the source, compiler,
+    flags and CPU features; a second process (the cache cleared) loads it without building."""
+    monkeypatch.setenv("GAN_LAB_CACHE", str(tmp_path))
+    pair_sums_cpu.library.cache_clear()
+    try:
+        assert pair_sums_cpu.library(3) is not None
+        (built,) = (tmp_path / "kernels").glob("pair_sums_c3_*.so")
+        stamp = built.stat().st_mtime_ns
+        pair_sums_cpu.library.cache_clear()
+        assert pair_sums_cpu.library(3) is not None and built.stat().st_mtime_ns == stamp
+        assert [p.name for p in (tmp_path / "kernels").iterdir()] == [built.name]  # no leftover build folder
+    finally:
+        pair_sums_cpu.library.cache_clear()

@@ -57,8 +57,12 @@ it accumulates the L1 distances one dimension at a time into [K, N, N], in place
 E_kij = c_k(x_i, x_j) for the backward, d/dM_ic sum_i' g_i' o_i' = -sum_j (g_i + g_j) E_ij
 sign(M_ic - M_jc) (E symmetric), instead of ``torch.cdist``'s backward, which recomputes the
 distances. Eager ops by default; ``compile=True`` (``tricks.minibatch_discrimination.compile=true``) runs
-:class:`CompiledPairKernelSums`, Inductor kernels ~4-6x faster on a CPU whose first call of each shape
-compiles (~15 s in a fresh process): for long runs. With ``create_graph=True`` (gradient penalties) the backward
+compiled kernels: on a CPU, float32, :class:`CpuPairKernelSums`, gan-lab's own C kernel over the unordered pairs
+(:mod:`gan_lab.nets.layers.pair_sums_cpu`: half the work, nothing of size N^2 kept; built by the machine's
+compiler in ~1 s on first use), else :class:`CompiledPairKernelSums`, Inductor kernels (a GPU; a CPU without a
+compiler cannot compile either) whose first call of each shape compiles (~15 s in a fresh process). On the 2-D
+protocol's shapes, one thread: forward 2.3 / 5.1 / 24.7 ms and backward 3.4 / 6.1 / 25.5 ms for the CPU kernel /
+Inductor / eager (``python benchmarks/md_kernel.py``, ``benchmarks/results/md_kernel_*``). With ``create_graph=True`` (gradient penalties) the backward
 recomputes E by differentiable ops, so double backward works; under ``torch.func.vmap`` (ensembles)
 the vmapped dim is folded into the kernel axis. The self pair j = i is excluded by zeroing E's
 diagonal (the original adds 1e6 to the distances, l. 153-154: the same values). Pairs at L1
@@ -83,6 +87,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from gan_lab.nets.layers import pair_sums_cpu
+
 __all__ = [
     "MinibatchDiscrimination",
     "MinibatchDiscriminationHead",
@@ -90,6 +96,7 @@ __all__ = [
     "mean_nearest_neighbour_l1",
     "pair_kernel_sums",
     "PairKernelSums",
+    "CpuPairKernelSums",
     "kernel_sums_op",
 ]
 
@@ -235,19 +242,55 @@ class CompiledPairKernelSums(PairKernelSums):
         return (s.unflatten(0, mt.shape[:2]), e.unflatten(0, mt.shape[:2])), (0, 0)
 
 
+class CpuPairKernelSums(torch.autograd.Function):
+    """:class:`PairKernelSums` on a CPU by gan-lab's own C kernel over the unordered pairs (``compile=True``, float32,
+    C <= 16; :mod:`gan_lab.nets.layers.pair_sums_cpu`): ``mt`` [K, C, N] -> (s [K, N], M in the kernel's layout, kept
+    for the backward, which recomputes E from it instead of saving E [K, N, N]). Sums differ from the other kernels'
+    by float rounding (pairs summed in another order, exp by a degree-6 polynomial: ~2e-6 on sums of ~5)."""
+
+    @staticmethod
+    def forward(mt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = pair_sums_cpu.to_rows(mt)
+        return pair_sums_cpu.sums(rows, mt.shape[0], FAR_L1), rows
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.save_for_backward(inputs[0], output[1])
+        ctx.mark_non_differentiable(output[1])
+        ctx.set_materialize_grads(False)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor | None, _grad_rows: None) -> torch.Tensor | None:
+        if grad is None:
+            return None
+        mt, rows = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True (gradient penalties): E again, by differentiable ops
+            return _grad_by_pairs(mt, grad)
+        return pair_sums_cpu.sums_grad(rows, grad, FAR_L1)
+
+    @staticmethod
+    def vmap(info, in_dims, mt):
+        mt = mt.movedim(in_dims[0], 0)  # [B, K, C, N] -> B * K kernels
+        s, rows = CpuPairKernelSums.apply(mt.flatten(0, 1))
+        return (s.unflatten(0, mt.shape[:2]), rows), (0, None)
+
+
 @torch.compiler.disable
 def kernel_sums_op(mt: torch.Tensor, compiled: bool) -> torch.Tensor:
-    """s [K', N] of :class:`PairKernelSums` (eager) or :class:`CompiledPairKernelSums` (``compiled``) on ``mt`` [K', C, N].
+    """s [K', N] of :class:`PairKernelSums` (eager) or, ``compiled``, of :class:`CpuPairKernelSums` (float32 on a CPU with
+    a compiler) else :class:`CompiledPairKernelSums` (Inductor: a GPU, float64) on ``mt`` [K', C, N].
     Opaque to Dynamo: under ``model.compile=true`` D's graph breaks around it and the kernel keeps its own compiled
-    forward and backward, which save E [K', N, N] alone. Traced into D's graph instead, the 2-D protocol's 5-seed
-    grid25 iterations were slower than with no model.compile at all (AOTAutograd saved more of the pairs for the
-    backward, and each iteration page-faulted several times as much fresh memory)."""
-    return (CompiledPairKernelSums if compiled else PairKernelSums).apply(mt)[0]
+    forward and backward, which save E [K', N, N] alone (or nothing of size N^2, the CPU kernel). Traced into D's graph
+    instead, the 2-D protocol's 5-seed grid25 iterations were slower than with no model.compile at all (AOTAutograd
+    saved more of the pairs for the backward, and each iteration page-faulted several times as much fresh memory)."""
+    if not compiled:
+        return PairKernelSums.apply(mt)[0]
+    return (CpuPairKernelSums if pair_sums_cpu.supports(mt) else CompiledPairKernelSums).apply(mt)[0]
 
 
 def pair_kernel_sums(projected: torch.Tensor, compiled: bool = False) -> torch.Tensor:
     """sum_{j != i} c_k(x_i, x_j) = sum_{j != i} exp(-||M_ik - M_jk||_1) (§3.2): M [N, K, C] -> [N, K],
-    by :class:`PairKernelSums` (eager) or :class:`CompiledPairKernelSums` (``compiled``)."""
+    by :class:`PairKernelSums` (eager) or compiled kernels (``compiled``: :func:`kernel_sums_op`)."""
     mt = projected.permute(1, 2, 0).contiguous()
     return kernel_sums_op(mt, compiled).t()
 
@@ -267,7 +310,7 @@ class MinibatchDiscrimination(nn.Module):
     def __init__(self, in_features: int, num_kernels: int = 100, kernel_dim: int = 5, compile: bool = False) -> None:
         super().__init__()
         self.in_features, self.num_kernels, self.kernel_dim = in_features, num_kernels, kernel_dim
-        self.compile = compile  # o(x) by Inductor kernels (CompiledPairKernelSums)
+        self.compile = compile  # o(x) by compiled kernels (CpuPairKernelSums on a CPU, CompiledPairKernelSums on a GPU)
         # nn.py l. 133-141: theta ~ N(0, 0.05), log_weight_scale = 0, b = -1
         self.theta = nn.Parameter(torch.randn(in_features, num_kernels, kernel_dim) * 0.05)
         self.log_weight_scale = nn.Parameter(torch.zeros(num_kernels, kernel_dim))
