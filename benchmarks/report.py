@@ -182,6 +182,24 @@ def render_mode_collapse(paths: list[str]) -> str:
     return table(header, rows) + "\n" + "".join(sources)
 
 
+def render_mode_collapse_cost(paths: list[str]) -> str:
+    """What a table of benchmarks/mode_collapse.py files cost: per file its rows, cells, cell-minutes (each cell's wall
+    time, summed) and wall minutes, beside the plain loop's img/s of its day; then the sums over the files."""
+    rows, total_cells, total_cell_s, total_wall_s = [], 0, 0.0, 0.0
+    for path in paths:
+        data = load(path)
+        f = data.get("figures", data)
+        cell_s = [s for run in f["runs"].values() for s in run["seconds"].values()]
+        reference = data.get("reference")
+        rows.append([f"`{Path(path).name}`", ", ".join(f["runs"]), (data.get("commit") or "–")[:7], str(len(cell_s)),
+                     num(sum(cell_s) / 60), num(f["wall_seconds"] / 60), str(f.get("jobs", "–")),
+                     num(reference["plain_loop_img_s"]) if reference else "–"])
+        total_cells, total_cell_s, total_wall_s = total_cells + len(cell_s), total_cell_s + sum(cell_s), total_wall_s + f["wall_seconds"]
+    rows.append(["all", "", "", str(total_cells), num(total_cell_s / 60), num(total_wall_s / 60), "", ""])
+    header = ["file", "rows", "commit", "cells", "cell-minutes", "wall minutes", "cells at a time", "plain loop img/s that day"]
+    return table(header, rows)
+
+
 def render_mode_collapse_published(paths: list[str]) -> str:
     """The published rows a mode_collapse.py file carries (PacGAN Table 1, VEEGAN Table 1)."""
     (path,) = paths
@@ -291,6 +309,7 @@ RENDERERS: dict[str, Callable[[list[str]], str]] = {
     "mode_collapse": render_mode_collapse,
     "stacked_mnist": render_stacked_mnist,
     "mode_collapse_published": render_mode_collapse_published,
+    "mode_collapse_cost": render_mode_collapse_cost,
     "semi_supervised": render_semi_supervised,
 }
 

@@ -25,9 +25,10 @@ on ring8: 44,449 img/s under vmap, 52,096 with member layers, 2 threads;
 row-wise modules (``ROW_WISE``: activations, dropout, flatten, and the MLP nets' own containers whose
 forward is row-wise) and of layers that have a member form (``nn.Linear`` -> :class:`MemberLinear`, one
 ``baddbmm``; ``nn.BatchNorm1d`` -> :class:`MemberBatchNorm1d`, each member's statistics as channels of one
-``batch_norm``; minibatch discrimination's head -> :class:`MemberMinibatchDiscriminationHead`) runs its own
-forward on the member-major batch, each layer batching its members itself. The test is by exact type, so a
-parametrised layer (spectral norm) or any other module (virtual BN, convolutions) keeps the vmap path.
+``batch_norm``; minibatch discrimination's head -> :class:`MemberMinibatchDiscriminationHead`; virtual BN ->
+:class:`MemberVirtualBatchNorm`, with ``trick=virtual_bn``'s hooks putting each member's reference batch before its
+rows) runs its own forward on the member-major batch, each layer batching its members itself. The test is by exact
+type, so a parametrised layer (spectral norm) or any other module (convolutions) keeps the vmap path.
 Parameters, buffers and state-dict keys are the same either way.
 """
 from __future__ import annotations
@@ -41,6 +42,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from gan_lab.nets.layers.minibatch_discrimination import MinibatchDiscriminationHead, kernel_sums_op
+from gan_lab.nets.layers.virtual_batchnorm import VirtualBatchNorm
 from gan_lab.nets.mlp import Maxout, MLPDiscriminator, MLPGenerator
 
 
@@ -104,9 +106,36 @@ class MemberMinibatchDiscriminationHead(MinibatchDiscriminationHead):
         return y.reshape(-1, y.shape[-1])
 
 
+class MemberVirtualBatchNorm(VirtualBatchNorm):
+    """Virtual batch norm (§3.5; ``VirtualBatchNorm``) of M members on ``[M * (n + B), C]``: each member's rows are its own
+    [reference batch; live batch] (``trick=virtual_bn``'s hooks put them so on member layers), normalised by its own
+    reference statistics and its own gamma / beta ``[M, C]``."""
+
+    members: int
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        m, n = self.members, self.ref_size
+        if h.dim() != 2 or n < 1 or h.shape[0] <= m * n:
+            raise ValueError(f"an ensemble's VirtualBatchNorm takes [M * (n + B), C] rows, each member's reference first, "
+                             f"not {tuple(h.shape)}")
+        hm = h.view(m, -1, h.shape[-1])
+        ref, live = hm[:, :n], hm[:, n:]
+        ref_mean, ref_mean_sq = ref.mean(dim=1, keepdim=True), ref.square().mean(dim=1, keepdim=True)  # [M, 1, C]
+        new_coeff = 1.0 / (n + 1.0)
+        mean = new_coeff * live + (1.0 - new_coeff) * ref_mean  # a row's own "mean" is itself (no spatial dims)
+        mean_sq = new_coeff * live.square() + (1.0 - new_coeff) * ref_mean_sq
+        gamma, beta = self.gamma_driver.exp().unsqueeze(1), self.beta.unsqueeze(1)  # [M, 1, C]
+
+        def normalize(x, mu, mu_sq):
+            return (x - mu) / torch.sqrt(self.eps + mu_sq - mu.square()) * gamma + beta
+
+        return torch.cat([normalize(ref, ref_mean, ref_mean_sq), normalize(live, mean, mean_sq)], dim=1).flatten(0, 1)
+
+
 #: each layer that has a member form, by exact type (its children are the member form's business)
 MEMBER_LAYERS: dict[type, type] = {nn.Linear: MemberLinear, nn.BatchNorm1d: MemberBatchNorm1d,
-                                   MinibatchDiscriminationHead: MemberMinibatchDiscriminationHead}
+                                   MinibatchDiscriminationHead: MemberMinibatchDiscriminationHead,
+                                   VirtualBatchNorm: MemberVirtualBatchNorm}
 #: modules whose forward treats every row alone (or only calls its children): they run an ensemble's rows as they are
 ROW_WISE = (nn.Sequential, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.Dropout, nn.Flatten, nn.Identity,
             Maxout, MLPGenerator, MLPDiscriminator)

@@ -50,6 +50,29 @@ class VirtualBN(Trick):
             layer.ref_size = n
         z_ref = generator.sample_z(n, generator=torch.Generator().manual_seed(self.seed))
         generator.register_buffer("vbn_reference_z", z_ref)
-        generator.register_forward_pre_hook(lambda net, args: (torch.cat([net.vbn_reference_z, args[0]]), *args[1:]))
-        generator.register_forward_hook(lambda net, args, output: output[n:])
+        generator.register_forward_pre_hook(_with_reference)
+        generator.register_forward_hook(_without_reference)
         return generator
+
+
+def _stacked(net: nn.Module, z: torch.Tensor) -> bool:
+    """An ensemble's G on member layers (``gan_lab.nets.ensemble``): z_ref stacked ``[M, n, ...]``, z member-major ``[M * B, ...]``
+    (under vmap, or in a single run, z_ref is ``[n, ...]`` beside z ``[B, ...]``)."""
+    return net.vbn_reference_z.dim() > z.dim()
+
+
+def _with_reference(net: nn.Module, args: tuple) -> tuple:
+    """G's input [z_ref; z] (per member: [z_ref_m; z_m] for each member m, member-major)."""
+    z_ref, z = net.vbn_reference_z, args[0]
+    if _stacked(net, z):
+        return (torch.cat([z_ref, z.view(z_ref.shape[0], -1, *z.shape[1:])], dim=1).flatten(0, 1), *args[1:])
+    return (torch.cat([z_ref, z]), *args[1:])
+
+
+def _without_reference(net: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+    """G's output for z alone (the reference rows dropped; per member on member layers)."""
+    z_ref = net.vbn_reference_z
+    if _stacked(net, args[0]):  # args: the input after the pre-hook, [M * (n + B), ...]
+        m, n = z_ref.shape[:2]
+        return output.view(m, -1, *output.shape[1:])[:, n:].flatten(0, 1)
+    return output[z_ref.shape[0]:]

@@ -120,3 +120,29 @@ def test_the_minibatch_discrimination_head_has_a_member_form(compiled):
         for name, p in single.named_parameters():
             if p.grad is not None:
                 torch.testing.assert_close(stacked[name].grad[m], p.grad, rtol=1e-4, atol=1e-5 * p.grad.abs().max().item())
+
+
+def test_virtual_bn_has_a_member_form():
+    """trick=virtual_bn on the 2-D protocol's G: member layers, each member's [z_ref; z] rows normalised by its own
+    reference batch (Salimans et al. 2016 §3.5); values and gradients are each member's own net's."""
+    from gan_lab.nets.ensemble import MemberVirtualBatchNorm
+    from gan_lab.tricks.virtual_bn import VirtualBN
+
+    def vbn_g(seed):
+        return VirtualBN(reference_size=8, seed=seed).transform_generator(_pacgan_g(seed))
+
+    singles = [vbn_g(seed) for seed in range(M)]
+    ensemble = Ensemble([vbn_g(seed) for seed in range(M)])
+    assert ensemble.member_layers and MemberVirtualBatchNorm in {type(m) for m in ensemble.net.modules()}
+    z = torch.randn(M * B, 2)
+    out = ensemble(z)
+    assert out.shape == (M * B, 2)
+    (out.square().sum() + out.sum()).backward()
+    stacked = dict(ensemble.net.named_parameters())
+    for m, single in enumerate(singles):
+        expected = single(z[m * B:(m + 1) * B])
+        (expected.square().sum() + expected.sum()).backward()
+        torch.testing.assert_close(_rows(out, M)[m], expected, rtol=1e-5, atol=1e-6)
+        for name, p in single.named_parameters():
+            torch.testing.assert_close(stacked[name].grad[m], p.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ensemble.member(2)(z[:B]), singles[2](z[:B]), rtol=1e-5, atol=1e-6)  # a plain net again
