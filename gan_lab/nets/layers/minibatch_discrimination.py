@@ -242,30 +242,22 @@ class CompiledPairKernelSums(PairKernelSums):
         return (s.unflatten(0, mt.shape[:2]), e.unflatten(0, mt.shape[:2])), (0, 0)
 
 
-class CpuPairKernelSums(torch.autograd.Function):
+class CpuPairKernelSums(PairKernelSums):
     """:class:`PairKernelSums` on a CPU by gan-lab's own C kernel over the unordered pairs (``compile=True``, float32,
     C <= 16; :mod:`gan_lab.nets.layers.pair_sums_cpu`): ``mt`` [K, C, N] -> (s [K, N], M in the kernel's layout, kept
     for the backward, which recomputes E from it instead of saving E [K, N, N]). Sums differ from the other kernels'
     by float rounding (pairs summed in another order, exp by a degree-6 polynomial: ~2e-6 on sums of ~5)."""
 
     @staticmethod
-    def forward(mt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(mt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # setup_context: PairKernelSums' (mt and rows saved)
         rows = pair_sums_cpu.to_rows(mt)
         return pair_sums_cpu.sums(rows, mt.shape[0], FAR_L1), rows
 
     @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        ctx.save_for_backward(inputs[0], output[1])
-        ctx.mark_non_differentiable(output[1])
-        ctx.set_materialize_grads(False)
-
-    @staticmethod
     def backward(ctx, grad: torch.Tensor | None, _grad_rows: None) -> torch.Tensor | None:
-        if grad is None:
-            return None
         mt, rows = ctx.saved_tensors
-        if torch.is_grad_enabled():  # create_graph=True (gradient penalties): E again, by differentiable ops
-            return _grad_by_pairs(mt, grad)
+        if grad is None or torch.is_grad_enabled():  # create_graph=True (gradient penalties): by differentiable ops
+            return PairKernelSums.backward(ctx, grad, None)
         return pair_sums_cpu.sums_grad(rows, grad, FAR_L1)
 
     @staticmethod
