@@ -91,7 +91,7 @@ def library(dim: int) -> ctypes.CDLL | None:
 
 def supports(mt: torch.Tensor) -> bool:
     """Whether ``mt`` (M as [K, C, N]) can run here: float32 on the CPU, C <= 16, and the kernel built."""
-    return mt.device.type == "cpu" and mt.dtype == torch.float32 and library(mt.shape[1]) is not None
+    return mt.is_cpu and mt.dtype == torch.float32 and library(mt.shape[1]) is not None
 
 
 def to_rows(mt: torch.Tensor) -> torch.Tensor:
