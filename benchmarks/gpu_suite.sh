@@ -33,4 +33,5 @@ python3 benchmarks/mode_collapse.py --protocol pacgan --device "$DEV" --rows GAN
 stamp "Stacked MNIST, the paper protocol, DCGAN, 10 seeds, $SM iterations"
 python3 benchmarks/stacked_mnist.py --protocol paper --device "$DEV" --rows DCGAN --seeds 10 --steps "$SM" --samples "$SAMPLES"
 find benchmarks/results -name '*.json' -newer "$START" -exec cp {} "$OUT/" \;
+rm -f "$START"
 stamp done
