@@ -22,8 +22,10 @@ extern "C" {
 typedef float vf __attribute__((vector_size(4 * W)));
 typedef int32_t vi __attribute__((vector_size(4 * W)));
 
-static inline vf splat(float x) { vf v; for (int l = 0; l < W; l++) v[l] = x; return v; }
-static inline vi splati(int32_t x) { vi v; for (int l = 0; l < W; l++) v[l] = x; return v; }
+/* a scalar broadcast by the vector extension's scalar operand: one instruction (a loop of lane stores made GCC build
+ * splat(far) lane by lane inside the pair loop, ~35 extra instructions per pair: forward 1.7x, backward 1.2x slower) */
+static inline vf splat(float x) { return (vf){} + x; }
+static inline vi splati(int32_t x) { return (vi){} + x; }
 static inline vf load(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void store(float *p, vf v) { memcpy(p, &v, sizeof v); }
 static inline vf vabs(vf x) { return (vf)((vi)x & splati(0x7fffffff)); }
