@@ -106,6 +106,34 @@ void pair_sums_grad(const float *M, const float *g, float *gM, int64_t N, int64_
     }
 }
 
+/* The layer's layout [K][C][N] (N contiguous: the projection's output, and the layout its backward expects of the
+ * gradient) to and from the kernel's [N][C][Kp] (Kp = K padded to a multiple of W, zeros beyond K), in W x W tiles
+ * that stay in L1: faster than torch's copy of the permuted view, and a gradient in the layer's layout spares the
+ * projection's compiled backward its own copy of a permuted one. */
+void rows_from_layer(const float *mt, float *rows, int64_t N, int64_t K, int64_t Kp) {
+    for (int64_t n0 = 0; n0 < N; n0 += W) {
+        int64_t n1 = n0 + W < N ? n0 + W : N;
+        for (int64_t k0 = 0; k0 < Kp; k0 += W)
+            for (int c = 0; c < C; c++)
+                for (int64_t n = n0; n < n1; n++) {
+                    float *out = rows + (n * C + c) * Kp;
+                    for (int64_t k = k0; k < k0 + W; k++) out[k] = k < K ? mt[(k * C + c) * N + n] : 0.0f;
+                }
+    }
+}
+
+void layer_from_rows(const float *rows, float *mt, int64_t N, int64_t K, int64_t Kp) {
+    for (int64_t k0 = 0; k0 < K; k0 += W) {
+        int64_t k1 = k0 + W < K ? k0 + W : K;
+        for (int64_t n0 = 0; n0 < N; n0 += W)
+            for (int c = 0; c < C; c++)
+                for (int64_t k = k0; k < k1; k++) {
+                    float *out = mt + (k * C + c) * N;
+                    for (int64_t n = n0; n < n0 + W && n < N; n++) out[n] = rows[(n * C + c) * Kp + k];
+                }
+    }
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -85,7 +85,8 @@ def library(dim: int) -> ctypes.CDLL | None:
     i64, f32, ptr = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p
     lib.pair_sums.argtypes = [ptr, ptr, i64, i64, f32, ctypes.c_int]
     lib.pair_sums_grad.argtypes = [ptr, ptr, ptr, i64, i64, f32, ctypes.c_int]
-    lib.pair_sums.restype = lib.pair_sums_grad.restype = None
+    lib.rows_from_layer.argtypes = lib.layer_from_rows.argtypes = [ptr, ptr, i64, i64, i64]
+    lib.pair_sums.restype = lib.pair_sums_grad.restype = lib.rows_from_layer.restype = lib.layer_from_rows.restype = None
     return lib
 
 
@@ -97,8 +98,9 @@ def supports(mt: torch.Tensor) -> bool:
 def to_rows(mt: torch.Tensor) -> torch.Tensor:
     """M as [K, C, N] -> the kernel's layout [N, C, K'], K' = K padded to a multiple of 16 with zeros."""
     k, c, n = mt.shape
-    rows = mt.new_zeros(n, c, -(-k // LANES) * LANES)
-    rows[:, :, :k] = mt.permute(2, 1, 0)
+    mt = mt.contiguous()
+    rows = mt.new_empty(n, c, -(-k // LANES) * LANES)
+    library(c).rows_from_layer(mt.data_ptr(), rows.data_ptr(), n, k, rows.shape[2])
     return rows
 
 
@@ -116,6 +118,8 @@ def sums_grad(rows: torch.Tensor, grad: torch.Tensor, far: float) -> torch.Tenso
     k = grad.shape[0]
     g = grad.new_zeros(n, kp)
     g[:, :k] = grad.t()
-    out = torch.empty_like(rows)
-    library(c).pair_sums_grad(rows.data_ptr(), g.data_ptr(), out.data_ptr(), n, kp, far, torch.get_num_threads())
-    return out[:, :, :k].permute(2, 1, 0)
+    grad_rows = torch.empty_like(rows)
+    library(c).pair_sums_grad(rows.data_ptr(), g.data_ptr(), grad_rows.data_ptr(), n, kp, far, torch.get_num_threads())
+    out = rows.new_empty(k, c, n)  # contiguous, as the projection's compiled backward expects it
+    library(c).layer_from_rows(grad_rows.data_ptr(), out.data_ptr(), n, k, kp)
+    return out
