@@ -61,8 +61,8 @@ compiled kernels: on a CPU, float32, :class:`CpuPairKernelSums`, gan-lab's own C
 (:mod:`gan_lab.nets.layers.pair_sums_cpu`: half the work, nothing of size N^2 kept; built by the machine's
 compiler in ~1 s on first use), else :class:`CompiledPairKernelSums`, Inductor kernels (a GPU; a CPU without a
 compiler cannot compile either) whose first call of each shape compiles (~15 s in a fresh process). On the 2-D
-protocol's shapes, one thread: forward 2.4 / 9.8 / 30.5 ms and backward 3.5 / 6.3 / 27.6 ms for the CPU kernel /
-Inductor / eager (``benchmarks/results/md_kernel_2026-12-07_m5_k100_c5_n100_1thread.json``). With ``create_graph=True`` (gradient penalties) the backward
+protocol's shapes, one thread: forward 1.45 / 10.1 / 28.9 ms and backward 2.89 / 6.5 / 28.4 ms for the CPU kernel /
+Inductor / eager (``benchmarks/results/md_kernel_2026-12-07_m5_k100_c5_n100_1thread_174117.json``). With ``create_graph=True`` (gradient penalties) the backward
 recomputes E by differentiable ops, so double backward works; under ``torch.func.vmap`` (ensembles)
 the vmapped dim is folded into the kernel axis. The self pair j = i is excluded by zeroing E's
 diagonal (the original adds 1e6 to the distances, l. 153-154: the same values). Pairs at L1

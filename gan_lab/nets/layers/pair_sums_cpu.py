@@ -5,9 +5,9 @@ and s_j, so the kernel visits each unordered pair once and adds its term to both
 distances of a [K, N, N] kernel), and the backward recomputes the terms instead of keeping E [K, N, N] (the
 Inductor kernels of :class:`gan_lab.nets.layers.minibatch_discrimination.CompiledPairKernelSums` write E and read
 it back: memory traffic, not arithmetic, bounded them). On the 2-D protocol's shapes (5 members x 100 kernels of
-5 dimensions, batch 100; one thread of the 2-core Intel machine), forward 2.4 ms and backward 3.5 ms against
-Inductor's 9.8 and 6.3 ms (``python benchmarks/md_kernel.py --calls 100``,
-``benchmarks/results/md_kernel_2026-12-07_m5_k100_c5_n100_1thread.json``).
+5 dimensions, batch 100; one thread of the 2-core Intel machine), forward 1.45 ms and backward 2.89 ms against
+Inductor's 10.1 and 6.5 ms, both with the layout copies to and from the layer's [K, C, N] (``python
+benchmarks/md_kernel.py --calls 100``, ``benchmarks/results/md_kernel_2026-12-07_m5_k100_c5_n100_1thread_174117.json``).
 
 Torch has no such kernel and Inductor cannot write a loop over a triangle, so it is C: the machine's compiler
 builds it on first use (``-O3 -march=native``, ~1 s, one library per kernel dimension C), into
