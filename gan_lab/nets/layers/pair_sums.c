@@ -110,28 +110,23 @@ void pair_sums_grad(const float *M, const float *g, float *gM, int64_t N, int64_
  * gradient) to and from the kernel's [N][C][Kp] (Kp = K padded to a multiple of W, zeros beyond K), in W x W tiles
  * that stay in L1: faster than torch's copy of the permuted view, and a gradient in the layer's layout spares the
  * projection's compiled backward its own copy of a permuted one. */
+/* dst[j * dst_row + i] = src[i * src_row + j] for i < rows, j < cols, in W x W tiles */
+static void transpose(const float *src, int64_t src_row, float *dst, int64_t dst_row, int64_t rows, int64_t cols) {
+    for (int64_t i0 = 0; i0 < rows; i0 += W)
+        for (int64_t j0 = 0; j0 < cols; j0 += W)
+            for (int64_t j = j0; j < j0 + W && j < cols; j++)
+                for (int64_t i = i0; i < i0 + W && i < rows; i++) dst[j * dst_row + i] = src[i * src_row + j];
+}
+
 void rows_from_layer(const float *mt, float *rows, int64_t N, int64_t K, int64_t Kp) {
-    for (int64_t n0 = 0; n0 < N; n0 += W) {
-        int64_t n1 = n0 + W < N ? n0 + W : N;
-        for (int64_t k0 = 0; k0 < Kp; k0 += W)
-            for (int c = 0; c < C; c++)
-                for (int64_t n = n0; n < n1; n++) {
-                    float *out = rows + (n * C + c) * Kp;
-                    for (int64_t k = k0; k < k0 + W; k++) out[k] = k < K ? mt[(k * C + c) * N + n] : 0.0f;
-                }
+    for (int c = 0; c < C; c++) {
+        transpose(mt + c * N, C * N, rows + c * Kp, C * Kp, K, N);
+        for (int64_t n = 0; n < N; n++) memset(rows + (n * C + c) * Kp + K, 0, (Kp - K) * sizeof(float));
     }
 }
 
 void layer_from_rows(const float *rows, float *mt, int64_t N, int64_t K, int64_t Kp) {
-    for (int64_t k0 = 0; k0 < K; k0 += W) {
-        int64_t k1 = k0 + W < K ? k0 + W : K;
-        for (int64_t n0 = 0; n0 < N; n0 += W)
-            for (int c = 0; c < C; c++)
-                for (int64_t k = k0; k < k1; k++) {
-                    float *out = mt + (k * C + c) * N;
-                    for (int64_t n = n0; n < n0 + W && n < N; n++) out[n] = rows[(n * C + c) * Kp + k];
-                }
-    }
+    for (int c = 0; c < C; c++) transpose(rows + c * Kp, C * Kp, mt + c * N, C * N, N, K);
 }
 
 #ifdef __cplusplus
