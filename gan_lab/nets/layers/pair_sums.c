@@ -23,7 +23,7 @@ typedef float vf __attribute__((vector_size(4 * W)));
 typedef int32_t vi __attribute__((vector_size(4 * W)));
 
 /* a scalar broadcast by the vector extension's scalar operand: one instruction (a loop of lane stores made GCC build
- * splat(far) lane by lane inside the pair loop, ~35 extra instructions per pair: forward 1.7x, backward 1.2x slower) */
+ * splat(far) lane by lane inside the pair loop, ~35 extra instructions per pair) */
 static inline vf splat(float x) { return (vf){} + x; }
 static inline vi splati(int32_t x) { return (vi){} + x; }
 static inline vf load(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
@@ -106,11 +106,7 @@ void pair_sums_grad(const float *M, const float *g, float *gM, int64_t N, int64_
     }
 }
 
-/* The layer's layout [K][C][N] (N contiguous: the projection's output, and the layout its backward expects of the
- * gradient) to and from the kernel's [N][C][Kp] (Kp = K padded to a multiple of W, zeros beyond K), in W x W tiles
- * that stay in L1: faster than torch's copy of the permuted view, and a gradient in the layer's layout spares the
- * projection's compiled backward its own copy of a permuted one. */
-/* dst[j * dst_row + i] = src[i * src_row + j] for i < rows, j < cols, in W x W tiles */
+/* dst[j * dst_row + i] = src[i * src_row + j] for i < rows, j < cols, in W x W tiles that stay in L1 */
 static void transpose(const float *src, int64_t src_row, float *dst, int64_t dst_row, int64_t rows, int64_t cols) {
     for (int64_t i0 = 0; i0 < rows; i0 += W)
         for (int64_t j0 = 0; j0 < cols; j0 += W)
@@ -118,6 +114,9 @@ static void transpose(const float *src, int64_t src_row, float *dst, int64_t dst
                 for (int64_t i = i0; i < i0 + W && i < rows; i++) dst[j * dst_row + i] = src[i * src_row + j];
 }
 
+/* The layer's layout [K][C][N] (N contiguous: the projection's output, and the layout its backward expects of the
+ * gradient) to and from the kernel's [N][C][Kp] (Kp = K padded to a multiple of W, zeros beyond K): a gradient in the
+ * layer's layout spares the projection's compiled backward its own copy of a permuted one. */
 void rows_from_layer(const float *mt, float *rows, int64_t N, int64_t K, int64_t Kp) {
     for (int c = 0; c < C; c++) {
         transpose(mt + c * N, C * N, rows + c * Kp, C * Kp, K, N);
