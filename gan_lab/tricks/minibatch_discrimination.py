@@ -31,6 +31,10 @@ class MinibatchDiscrimination(Trick):
         if not isinstance(compile, bool):
             raise ConfigError(f"tricks.minibatch_discrimination.compile={compile}: true or false "
                               "(true: o(x) by compiled kernels, several times faster after a first call that compiles)")
+        for key, value in (("num_kernels", num_kernels), ("kernel_dim", kernel_dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"tricks.minibatch_discrimination.{key}={value}: a whole number >= 1 "
+                                  "(the original: 100 kernels of 5 dimensions)")
         self.num_kernels, self.kernel_dim, self.compile = num_kernels, kernel_dim, compile
 
     def transform_discriminator(self, discriminator: nn.Module) -> nn.Module:

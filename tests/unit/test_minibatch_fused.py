@@ -232,3 +232,11 @@ def test_cpu_kernel_builds_once_into_the_cache(monkeypatch, tmp_path):
         assert [p.name for p in (tmp_path / "kernels").iterdir()] == [built.name]  # no leftover build folder
     finally:
         pair_sums_cpu.library.cache_clear()
+
+
+@pytest.mark.parametrize("key", ["num_kernels", "kernel_dim"])
+def test_kernel_shape_below_one_is_a_config_error(key):
+    from gan_lab.errors import ConfigError
+    from gan_lab.tricks.minibatch_discrimination import MinibatchDiscrimination as Trick
+    with pytest.raises(ConfigError, match=f"tricks.minibatch_discrimination.{key}=0: a whole number >= 1"):
+        Trick(**{key: 0})
