@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from gan_lab.cli import compose
+
+# pytest -n N (pyproject's addopts: -n auto, one worker per core): the cores are split between the workers, and
+# the train.py subprocesses of a worker inherit its share. N workers of all the cores' threads each would run
+# N x cores threads on cores, and torch's thread pools slow down under oversubscription. Set before torch starts.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+
+from gan_lab.cli import compose  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = str(ROOT / "conf")
