@@ -24,7 +24,7 @@ from torch import nn
 
 from gan_lab.data.datasets import Prepared
 from gan_lab.data.spec import DataSpec
-from gan_lab.errors import ConfigError
+from gan_lab.errors import ConfigError, is_whole_number
 from gan_lab.instantiate import instantiate
 from gan_lab.module import GAN
 from gan_lab.optim import optimizer_factory
@@ -136,7 +136,7 @@ def ensemble_seeds(cfg: DictConfig) -> list[int]:
         if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds) or len(set(seeds)) < len(seeds):
             raise ConfigError(f"ensemble.seeds={seeds}: give distinct integer seeds, e.g. 'ensemble.seeds=[0,1,2]', or a count (ensemble.seeds=5)")
         return seeds
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    if not is_whole_number(value):
         raise ConfigError(f"ensemble.seeds={value}: the number of seeds trained together must be a positive integer (e.g. ensemble.seeds=5)")
     return [int(cfg.seed) + i for i in range(value)]
 

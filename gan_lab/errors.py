@@ -15,3 +15,8 @@ class DataError(GanLabError):
 
 class TrainingDiverged(GanLabError, RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def is_whole_number(value: object, minimum: int = 1) -> bool:
+    """True for an ``int`` >= ``minimum`` that is not a bool (YAML's ``true`` is an int to Python)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum

@@ -59,7 +59,7 @@ def apply_deprecated_weights_key(cfg: DictConfig) -> None:
 
 
 def check_options(cfg: DictConfig) -> None:
-    from gan_lab.errors import ConfigError
+    from gan_lab.errors import ConfigError, is_whole_number
 
     if (cfg.ckpt_path is None) == (cfg.folder is None):
         raise ConfigError(f"give exactly one of ckpt_path= or folder=: {USAGE}")
@@ -76,10 +76,10 @@ def check_options(cfg: DictConfig) -> None:
         raise ConfigError(f"folder= needs data=NAME, the dataset to compare with, or reference=STATS.npz: {USAGE}")
     for key in ("num_samples", "num_real", "batch_size"):
         value = cfg.get(key)
-        if value is not None and (not isinstance(value, int) or value < 1):
+        if value is not None and not is_whole_number(value):
             raise ConfigError(f"{key}={value}: must be a positive integer")
     member = cfg.get("member")
-    if member is not None and (not isinstance(member, int) or isinstance(member, bool) or member < 0):
+    if member is not None and not is_whole_number(member, 0):
         raise ConfigError(f"member={member}: the member of an ensemble of seeds to score is an integer from 0 (e.g. member=0)")
     if cfg.get("use_ema") not in (None, True, False):
         raise ConfigError(f"use_ema={cfg.use_ema}: use use_ema=true (the averaged G), use_ema=false (G itself), "

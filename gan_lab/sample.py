@@ -39,16 +39,16 @@ MIN_FRAME_SIDE = 128  # GIF frames are enlarged (nearest neighbour) to at least 
 
 
 def check_options(cfg: DictConfig) -> None:
-    from gan_lab.errors import ConfigError
+    from gan_lab.errors import ConfigError, is_whole_number
 
     if not cfg.ckpt_path:
         raise ConfigError(f"ckpt_path is missing: {USAGE}")
-    if not _positive_int(cfg.n):
+    if not is_whole_number(cfg.n):
         raise ConfigError(f"n={cfg.n}: the number of samples must be a positive integer (e.g. n=64)")
-    if not isinstance(cfg.batch_size, int) or cfg.batch_size < 1:
+    if not is_whole_number(cfg.batch_size):
         raise ConfigError(f"batch_size={cfg.batch_size}: must be a positive integer (e.g. batch_size=256)")
     member = cfg.get("member")
-    if member is not None and (not isinstance(member, int) or isinstance(member, bool) or member < 0):
+    if member is not None and not is_whole_number(member, 0):
         raise ConfigError(f"member={member}: the member of an ensemble of seeds to sample is an integer from 0 (e.g. member=0)")
     if cfg.get("use_ema") not in (None, True, False):
         raise ConfigError(f"use_ema={cfg.use_ema}: use use_ema=true (the averaged G), use_ema=false (G itself), "
@@ -59,12 +59,12 @@ def check_options(cfg: DictConfig) -> None:
 
 def check_class_option(cfg: DictConfig) -> None:
     """``class``: null, a class number or ``all`` (its range is checked against the checkpoint, :func:`classes_of`)."""
-    from gan_lab.errors import ConfigError
+    from gan_lab.errors import ConfigError, is_whole_number
 
     label = cfg.get("class")
     if label is None:
         return
-    if label != "all" and not (isinstance(label, int) and not isinstance(label, bool) and label >= 0):
+    if label != "all" and not is_whole_number(label, 0):
         raise ConfigError(f"class={_show(label)}: give a class number of a task=conditional checkpoint (e.g. class=3), "
                           "class=all for a grid with a row per class, or leave it unset")
     if label == "all" and cfg.get("interpolate") is not None:
@@ -90,13 +90,13 @@ def classes_of(generator, ckpt_path: str, label: int | str) -> int:
 def check_latent_options(cfg: DictConfig, given: Collection[str] = ()) -> None:
     """``seeds``, ``truncation``, ``interpolate`` and ``steps``; ``given``: the keys set on the command line
     (an option that the others make meaningless is refused rather than ignored)."""
-    from gan_lab.errors import ConfigError
+    from gan_lab.errors import ConfigError, is_whole_number
 
     seeds, truncation = cfg.get("seeds"), cfg.get("truncation")
     interpolate, steps = cfg.get("interpolate"), cfg.get("steps")
     if seeds is not None:
         if not isinstance(seeds, (ListConfig, list)) or not seeds or not all(
-                isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**64 for s in seeds):
+                is_whole_number(s, 0) and s < 2**64 for s in seeds):
             raise ConfigError(f"seeds={_show(seeds)}: give a list of non-negative integers, in quotes for the shell, "
                               "e.g. 'seeds=[3,17,42]'")
         for key in ("n", "seed"):
@@ -116,16 +116,12 @@ def check_latent_options(cfg: DictConfig, given: Collection[str] = ()) -> None:
                           "interpolate=lerp (linear), or leave it unset")
     if seeds is None or len(seeds) < 2:
         raise ConfigError(f"interpolate={interpolate} goes from seed to seed: give two or more, e.g. {SEEDS_EXAMPLE}")
-    if not _positive_int(steps) or steps < 2:
+    if not is_whole_number(steps, 2):
         raise ConfigError(f"steps={_show(steps)}: an interpolation needs at least its two ends (e.g. steps=8)")
     for key in ("individual", "n"):
         if key in given:
             raise ConfigError(f"{key}={_show(cfg[key])}: interpolate= writes interpolation.png and interpolation.gif only; "
                               f"drop {key}= (or drop interpolate= for single samples)")
-
-
-def _positive_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _show(value) -> str:

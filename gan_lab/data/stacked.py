@@ -15,7 +15,7 @@ import torch
 
 from gan_lab.data.datamodule import GANDataModule
 from gan_lab.data.datasets import Prepared
-from gan_lab.errors import ConfigError
+from gan_lab.errors import ConfigError, is_whole_number
 
 MODE_WEIGHTS = torch.tensor([100, 10, 1])  # the mode of (r, g, b) digits: 100 r + 10 g + b
 
@@ -51,7 +51,7 @@ class StackedMNIST(GANDataModule):
         if common.get("channels") != 3:
             raise ConfigError(f"data.channels={common.get('channels')}: Stacked MNIST has 3 channels (one digit each); leave data.channels=3")
         for key, value in (("num_train", num_train), ("num_val", num_val)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_whole_number(value):
                 raise ConfigError(f"data.{key}={value}: the number of stacked examples is a positive integer (e.g. data.{key}=128000)")
         self.num_train, self.num_val, self.val_fraction, self.split_seed = num_train, num_val, val_fraction, split_seed
 

@@ -53,7 +53,7 @@ from torch import nn
 
 from gan_lab.data.datasets import Prepared
 from gan_lab.data.spec import DataSpec
-from gan_lab.errors import ConfigError
+from gan_lab.errors import ConfigError, is_whole_number
 from gan_lab.iteration import Iteration
 from gan_lab.losses import GANLoss
 from gan_lab.objectives.base import Objective
@@ -86,7 +86,7 @@ class SemiSupervised(Objective):
                  unlabelled_weight: float = 1.0, ema_decay: float | None = 0.999, validation_examples: int = 0,
                  validation_seed: int = 0) -> None:
         super().__init__(loss)
-        if isinstance(validation_examples, bool) or not isinstance(validation_examples, int) or validation_examples < 0:
+        if not is_whole_number(validation_examples, 0):
             raise ConfigError(f"task.validation_examples={validation_examples}: the number of training examples held out "
                               "for choosing a recipe must be an integer >= 0 (e.g. task.validation_examples=500; 0: none)")
         self.validation_examples, self.validation_seed = validation_examples, int(validation_seed)

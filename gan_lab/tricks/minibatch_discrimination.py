@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from gan_lab.errors import ConfigError
+from gan_lab.errors import ConfigError, is_whole_number
 from gan_lab.nets.layers.minibatch_discrimination import MinibatchDiscriminationHead
 from gan_lab.tricks.base import Trick
 
@@ -32,7 +32,7 @@ class MinibatchDiscrimination(Trick):
             raise ConfigError(f"tricks.minibatch_discrimination.compile={compile}: true or false "
                               "(true: o(x) by compiled kernels, several times faster after a first call that compiles)")
         for key, value in (("num_kernels", num_kernels), ("kernel_dim", kernel_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_whole_number(value):
                 raise ConfigError(f"tricks.minibatch_discrimination.{key}={value}: a whole number >= 1 "
                                   "(the original: 100 kernels of 5 dimensions)")
         self.num_kernels, self.kernel_dim, self.compile = num_kernels, kernel_dim, compile

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from gan_lab.errors import ConfigError
+from gan_lab.errors import ConfigError, is_whole_number
 from gan_lab.nets.layers.packing import PackedDiscriminator, batch_size_hint
 from gan_lab.tricks.base import Trick
 
@@ -37,7 +37,7 @@ class Packing(Trick):
     name = "packing"
 
     def __init__(self, m: int = 2, batch_size: int | None = None) -> None:
-        if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+        if not is_whole_number(m):
             raise ConfigError(f"tricks.packing.m={m}: the pack size must be a positive integer (PacGAN uses 2, 3 or 4)")
         if batch_size is not None and batch_size % m:
             raise ConfigError(

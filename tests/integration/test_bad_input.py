@@ -100,3 +100,14 @@ def test_callbacks_are_switched_off_by_name_and_debug_fast_is_the_quick_look(cfg
     cfg = cfg_factory()
     assert cfg.trainer.max_steps == 4 and cfg.metrics.get("callback") is None and list(cfg.logger) == ["csv"]
     assert cfg.checkpoint.every_n_steps == 0 and ModelCheckpoint.__name__ not in kinds()
+
+
+def test_whole_number_options_refuse_yaml_booleans_and_floats():
+    """``m=true`` is the int 1 to Python; every whole-number option reads it as the mistake it is."""
+    from gan_lab.errors import is_whole_number
+    from gan_lab.tricks.packing import Packing
+
+    assert [is_whole_number(v) for v in (1, 7, 0, -1, True, False, 2.0, "3", None)] == [True, True] + [False] * 7
+    assert is_whole_number(0, 0) and not is_whole_number(-1, 0) and not is_whole_number(1, 2)
+    with pytest.raises(ConfigError, match=r"tricks.packing.m=True: the pack size must be a positive integer"):
+        Packing(m=True)
