@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_lab.errors import ConfigError
+from gan_lab.errors import ConfigError, is_whole_number
 
 
 class GANLoss:
@@ -109,7 +109,7 @@ class R1Regularised(GANLoss):
     def __init__(self, r1_gamma: float = 0.0, r1_interval: int = 16) -> None:
         if isinstance(r1_gamma, bool) or not isinstance(r1_gamma, (int, float)) or r1_gamma < 0:
             raise ConfigError(f"loss.r1_gamma={r1_gamma}: must be a number >= 0 (0 turns R1 off; Mescheder et al. use 10)")
-        if isinstance(r1_interval, bool) or not isinstance(r1_interval, int) or r1_interval < 1:
+        if not is_whole_number(r1_interval):
             raise ConfigError(f"loss.r1_interval={r1_interval}: must be an integer >= 1 (16: StyleGAN2's lazy R1; 1: every iteration)")
         self.r1_gamma, self.r1_interval = float(r1_gamma), r1_interval
 
